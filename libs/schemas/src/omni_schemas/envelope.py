@@ -112,16 +112,18 @@ def new_event(
     elif not isinstance(data, spec.model):
         raise EventValidationError(
             f"{event_type}: data must be {spec.model.__name__}, got {type(data).__name__}",
-            event_type=event_type, field="data",
+            event_type=event_type,
+            field="data",
         )
+    model: BaseModel = data
     return CloudEvent(
         id=event_id or uuid.uuid4(),
         source=source,
         type=event_type,
         time=time or datetime.now(UTC),
-        subject=_key_of(event_type, data),
+        subject=_key_of(event_type, model),
         traceparent=traceparent,
-        data=data,
+        data=model,
     )
 
 
@@ -196,11 +198,13 @@ def parse_event(raw: bytes | str, *, topic: str | None = None, key: bytes | None
         raise EventValidationError(
             f"{event_type}: subject must equal data.{TOPICS[spec.topic].key_field} ({expected!r}), "
             f"got {event.subject!r}",
-            event_type=event_type, field="subject",
+            event_type=event_type,
+            field="subject",
         )
     if key is not None and expected is not None and key.decode(errors="replace") != expected:
         raise EventValidationError(
             f"{event_type}: Kafka key {key!r} does not match data.{TOPICS[spec.topic].key_field} ({expected!r})",
-            event_type=event_type, field="key",
+            event_type=event_type,
+            field="key",
         )
     return event

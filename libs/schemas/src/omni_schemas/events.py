@@ -86,9 +86,7 @@ class _Data(BaseModel):
 
 
 class Customer(_Data):
-    address: Id = Field(
-        description="Lower-cased e-mail address, E.164 phone number or the provider's user id."
-    )
+    address: Id = Field(description="Lower-cased e-mail address, E.164 phone number or the provider's user id.")
     display_name: str | None = Field(default=None, max_length=MAX_ID_CHARS)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -13,7 +14,7 @@ from omni_schemas import events as ev
 class EventType:
     type: str
     topic: str
-    model: type[BaseModel]
+    model: builtins.type[BaseModel]
     description: str
 
 
@@ -67,26 +68,65 @@ _TYPES: list[EventType] = [
 EVENT_TYPES: dict[str, EventType] = {t.type: t for t in _TYPES}
 
 _TOPIC_LIST = [
-    Topic(MESSAGES, "thread_key", 12, False, 7 * _DAY_MS,
-          ("ingest_email", "ingest_chat", "ingest_social"), ("router",),
-          "Every inbound customer message, normalized."),
-    Topic(CONVERSATIONS, "conversation_id", 12, False, 30 * _DAY_MS,
-          ("router",), ("sla", "analytics"),
-          "The life of each conversation, from opened to resolved."),
-    Topic(AGENTS, "agent_id", 6, True, -1,
-          ("router",), ("router", "analytics"),
-          "Agent profiles and presence; compacted, so the latest state per agent is kept."),
-    Topic(SLA, "conversation_id", 12, False, 30 * _DAY_MS,
-          ("sla",), ("router", "analytics"),
-          "SLA warnings, breaches and met targets."),
-    Topic(DEADLETTER, None, 3, False, 30 * _DAY_MS,
-          ("ingest_email", "ingest_chat", "ingest_social", "router", "sla", "analytics"), (),
-          "What could not be processed, with the original bytes and the reason."),
+    Topic(
+        MESSAGES,
+        "thread_key",
+        12,
+        False,
+        7 * _DAY_MS,
+        ("ingest_email", "ingest_chat", "ingest_social"),
+        ("router",),
+        "Every inbound customer message, normalized.",
+    ),
+    Topic(
+        CONVERSATIONS,
+        "conversation_id",
+        12,
+        False,
+        30 * _DAY_MS,
+        ("router",),
+        ("sla", "analytics"),
+        "The life of each conversation, from opened to resolved.",
+    ),
+    Topic(
+        AGENTS,
+        "agent_id",
+        6,
+        True,
+        -1,
+        ("router",),
+        ("router", "analytics"),
+        "Agent profiles and presence; compacted, so the latest state per agent is kept.",
+    ),
+    Topic(
+        SLA,
+        "conversation_id",
+        12,
+        False,
+        30 * _DAY_MS,
+        ("sla",),
+        ("router", "analytics"),
+        "SLA warnings, breaches and met targets.",
+    ),
+    Topic(
+        DEADLETTER,
+        None,
+        3,
+        False,
+        30 * _DAY_MS,
+        ("ingest_email", "ingest_chat", "ingest_social", "router", "sla", "analytics"),
+        (),
+        "What could not be processed, with the original bytes and the reason.",
+    ),
 ]
 
 TOPICS: dict[str, Topic] = {
-    t.name: Topic(**{**{f: getattr(t, f) for f in t.__dataclass_fields__},
-                     "event_types": tuple(e.type for e in _TYPES if e.topic == t.name)})
+    t.name: Topic(
+        **{
+            **{f: getattr(t, f) for f in t.__dataclass_fields__},
+            "event_types": tuple(e.type for e in _TYPES if e.topic == t.name),
+        }
+    )
     for t in _TOPIC_LIST
 }
 

@@ -1,0 +1,89 @@
+"""Migrations on the real PostgreSQL, Redis, and the shared HTTP surface."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from fastapi import Request
+from pydantic import BaseModel
+
+from omni_service.db import create_pool, migrate, migrations_of
+from omni_service.http import ApiError, create_http_app
+from omni_service.ingest import stable_id
+from omni_service.metrics import ServiceMetrics
+
+
+@pytest.mark.integration
+async def test_migrations_apply_once_on_real_postgres(database_url: str) -> None:
+    pool = await create_pool(database_url)
+    try:
+        assert migrations_of("omni_service_test_missing") == []
+        applied = await migrate(pool, service="svc", package="omni_service.tests_pkg")
+        assert applied == []
+        async with pool.acquire() as conn:
+            await conn.execute("insert into omni_schema_migrations (service, version, name) values ('x', 1, 'a')")
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await conn.execute("insert into omni_schema_migrations (service, version, name) values ('x', 1, 'a')")
+    finally:
+        await pool.close()
+
+
+@pytest.mark.integration
+async def test_redis_roundtrip_with_ttl(redis_url: str) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        assert await client.dbsize() == 0
+        await client.set("omni:k", "v", ex=60)
+        assert await client.get("omni:k") == b"v"
+        assert 0 < await client.ttl("omni:k") <= 60
+    finally:
+        await client.aclose()
+
+
+class Body(BaseModel):
+    text: str
+
+
+def _app() -> tuple[httpx.AsyncClient, ServiceMetrics]:
+    metrics = ServiceMetrics("demo")
+    state = {"up": False}
+    app = create_http_app(
+        service="demo", metrics=metrics, ready_checks={"kafka": lambda: state["up"]}, max_body_bytes=64
+    )
+
+    @app.post("/echo")
+    async def echo(body: Body) -> dict[str, str]:
+        return {"text": body.text}
+
+    @app.get("/boom")
+    async def boom(request: Request) -> None:
+        raise ApiError(409, "capacity_exceeded", "agent a1 has no free chat slot", agent_id="a1")
+
+    app.state.flag = state
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t"), metrics
+
+
+async def test_health_ready_metrics_and_json_errors() -> None:
+    client, _ = _app()
+    async with client:
+        assert (await client.get("/healthz")).json()["status"] == "ok"
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"] == {"kafka": False}
+        bad = await client.post("/echo", json={"txt": 1})
+        assert bad.status_code == 400
+        assert bad.json()["error"]["code"] == "invalid_request" and "text" in bad.json()["error"]["message"]
+        big = await client.post("/echo", json={"text": "x" * 100})
+        assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
+        boom = await client.get("/boom")
+        assert boom.status_code == 409 and boom.json()["error"]["details"] == {"agent_id": "a1"}
+        text = (await client.get("/metrics")).text
+        assert 'omni_http_requests_total{method="POST",route="/echo",service="demo",status="400"} 1.0' in text
+        assert 'omni_service_ready{service="demo"} 0.0' in text
+
+
+def test_stable_ids_are_per_provider_and_message() -> None:
+    assert stable_id("line", "e1") == stable_id("line", "e1")
+    assert stable_id("line", "e1") != stable_id("telegram", "e1")
+    assert stable_id("line", "e1") != stable_id("line", "e1", kind="event")
