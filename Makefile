@@ -57,7 +57,7 @@ schemas: install ## regenerate JSON Schemas, golden examples and the AsyncAPI do
 
 test: infra lint typecheck ## install, start real servers, lint, type-check and run the whole suite
 	@$(PY) -m omni_schemas._generate --check
-	@$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS) libs services tests
+	@$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS) $(wildcard libs services tests tools)
 
 bench: infra ## run every benchmark; lines on stdout and .run/bench.json
 	@rm -f .run/bench.json
