@@ -1,8 +1,9 @@
 """pytest plugin for every omni test (loaded by `-p omni_service.testing`).
 
 Real servers only: the ones named by KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL and REDIS_URL when
-set; otherwise the local ones, started once per session by `deploy/local/infra.sh up`; and, on
-a machine with a Docker engine and `testcontainers` installed, containers when OMNI_TESTCONTAINERS=1.
+set; otherwise containers, where a Docker engine answers and testcontainers is installed (unless
+OMNI_TESTCONTAINERS=0); otherwise the local servers, started once per session by
+`deploy/local/infra.sh up`.
 Each test gets fresh topics (a unique suffix), a fresh database and a flushed Redis database.
 """
 
@@ -48,7 +49,7 @@ def infra() -> dict[str, str]:
     }
     if all(env.values()):
         return env
-    if os.environ.get("OMNI_TESTCONTAINERS") == "1":  # pragma: no cover - needs a Docker engine
+    if os.environ.get("OMNI_TESTCONTAINERS", "auto") != "0" and _docker_engine():  # pragma: no cover
         return _testcontainers(env)
     local = {
         "kafka": "127.0.0.1:9092",
@@ -58,6 +59,17 @@ def infra() -> dict[str, str]:
     if not (_port_open("127.0.0.1", 9092) and _port_open("127.0.0.1", 5432) and _port_open("127.0.0.1", 6379)):
         subprocess.run([str(ROOT / "deploy/local/infra.sh"), "up"], check=True)
     return {k: env[k] or local[k] for k in env}
+
+
+def _docker_engine() -> bool:
+    """True when a Docker engine answers and testcontainers is installed (never on the dev machines)."""
+    try:
+        import docker
+        import testcontainers  # noqa: F401
+
+        return bool(docker.from_env(timeout=2).ping())
+    except Exception:
+        return False
 
 
 def _testcontainers(env: dict[str, str]) -> dict[str, str]:  # pragma: no cover - needs a Docker engine
