@@ -1,0 +1,143 @@
+"""What parsing one webhook delivery decides: the messages to route and the events ignored, and why."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from omni_schemas import Attachment, Channel, Customer, MessageReceived, Provider
+from omni_schemas.events import MAX_ID_CHARS, MAX_TEXT_CHARS
+
+DetectLanguage = Callable[[str], str | None]
+"""Text -> BCP 47 tag or None; passed in so parsing stays pure and testable."""
+
+_NAMESPACE = uuid.UUID("6f6d6e69-736f-4369-a16c-000000000001")
+
+
+class MalformedPayload(ValueError):
+    """The delivery does not have the provider's documented shape; `field` names where."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A customer message to publish, with the provider-scoped id that identifies its redeliveries."""
+
+    message: MessageReceived
+    dedupe_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDelivery:
+    """The decision for one delivery: messages to route, and the count of events ignored by reason."""
+
+    provider: Provider
+    routed: tuple[Routed, ...] = ()
+    ignored: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ignored_total(self) -> int:
+        return sum(self.ignored.values())
+
+
+class DeliveryBuilder:
+    """Collects routed messages and ignored events while a parser walks one delivery."""
+
+    def __init__(self, provider: Provider, *, received_at: datetime, detect: DetectLanguage) -> None:
+        self.provider = provider
+        self.received_at = received_at
+        self.detect = detect
+        self._routed: list[Routed] = []
+        self._ignored: Counter[str] = Counter()
+
+    def ignore(self, reason: str, count: int = 1) -> None:
+        if count:
+            self._ignored[reason] += count
+
+    def route(
+        self,
+        *,
+        path: str,
+        channel: Channel,
+        dedupe_key: str,
+        provider_message_id: str | None,
+        thread_key: str,
+        address: str,
+        display_name: str | None = None,
+        text: str = "",
+        attachments: Sequence[Attachment] = (),
+        sent_at: datetime | None = None,
+    ) -> None:
+        trimmed = text[:MAX_TEXT_CHARS]
+        try:
+            message = MessageReceived(
+                message_id=uuid.uuid5(_NAMESPACE, f"{self.provider.value}:{dedupe_key}"),
+                channel=channel,
+                provider=self.provider,
+                provider_message_id=provider_message_id,
+                thread_key=thread_key,
+                customer=Customer(address=address, display_name=_short(display_name)),
+                text=trimmed,
+                full_text=text[: 4 * MAX_TEXT_CHARS] if len(text) > MAX_TEXT_CHARS else None,
+                attachments=list(attachments)[:100],
+                language=self.detect(trimmed) if trimmed.strip() else None,
+                sent_at=sent_at,
+                received_at=self.received_at,
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise MalformedPayload(path, f"{path}: cannot normalize ({where}: {first['msg']})") from exc
+        self._routed.append(Routed(message=message, dedupe_key=dedupe_key))
+
+    def build(self) -> ParsedDelivery:
+        return ParsedDelivery(provider=self.provider, routed=tuple(self._routed), ignored=dict(self._ignored))
+
+
+def _short(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value[:MAX_ID_CHARS] or None
+
+
+def from_epoch(seconds: float | None) -> datetime | None:
+    """An aware UTC datetime, or None for an absent or absurd timestamp."""
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def media_type(kind: str | None, mime: str | None = None) -> str:
+    """A content type for an attachment: the provider's MIME type, else one from its kind."""
+    if mime and "/" in mime and len(mime) <= 255:
+        return mime
+    return {
+        "image": "image/*",
+        "photo": "image/*",
+        "animated_gif": "image/gif",
+        "sticker": "image/*",
+        "video": "video/*",
+        "video_note": "video/*",
+        "audio": "audio/*",
+        "voice": "audio/*",
+        "file": "application/octet-stream",
+        "document": "application/octet-stream",
+    }.get(kind or "", f"application/x-{_token(kind or 'unknown')}")
+
+
+def _token(kind: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-._" else "-" for c in kind.lower())
+    return cleaned[:60] or "unknown"
