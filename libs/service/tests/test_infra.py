@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import asyncpg
 import httpx
 import pytest
@@ -16,16 +19,29 @@ from omni_service.metrics import ServiceMetrics
 
 
 @pytest.mark.integration
-async def test_migrations_apply_once_on_real_postgres(database_url: str) -> None:
-    pool = await create_pool(database_url)
+async def test_migrations_apply_once_in_order_even_when_raced(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "001_create.sql").write_text("create table widget (id int primary key, name text not null);")
+    (tmp_path / "002_seed.sql").write_text("insert into widget values (1, 'ウィジェット');")
+    (tmp_path / "README.txt").write_text("not a migration")
+    assert [name for _, name, _ in migrations_of(tmp_path)] == ["001_create.sql", "002_seed.sql"]
+    assert migrations_of("omni_no_such_package") == []
+    pool = await create_pool(database_url, max_size=4)
     try:
-        assert migrations_of("omni_service_test_missing") == []
-        applied = await migrate(pool, service="svc", package="omni_service.tests_pkg")
-        assert applied == []
-        async with pool.acquire() as conn:
-            await conn.execute("insert into omni_schema_migrations (service, version, name) values ('x', 1, 'a')")
-            with pytest.raises(asyncpg.UniqueViolationError):
-                await conn.execute("insert into omni_schema_migrations (service, version, name) values ('x', 1, 'a')")
+        results = await asyncio.gather(*(migrate(pool, service="svc", package=tmp_path) for _ in range(3)))
+        assert sorted(map(len, results)) == [0, 0, 2]
+        assert await pool.fetchval("select name from widget where id = 1") == "ウィジェット"
+        (tmp_path / "003_more.sql").write_text("alter table widget add column size int;")
+        assert await migrate(pool, service="svc", package=tmp_path) == ["003_more.sql"]
+        (tmp_path / "004_broken.sql").write_text("alter table no_such_table add column x int;")
+        with pytest.raises(asyncpg.UndefinedTableError):
+            await migrate(pool, service="svc", package=tmp_path)
+        versions = [
+            r["version"]
+            for r in await pool.fetch(
+                "select version from omni_schema_migrations where service = 'svc' order by version"
+            )
+        ]
+        assert versions == [1, 2, 3]  # the failed migration left no trace
     finally:
         await pool.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import asyncpg
@@ -32,12 +33,16 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, attemp
     raise RuntimeError("unreachable")
 
 
-def migrations_of(package: str) -> list[tuple[int, str, str]]:
-    """The (version, name, sql) of `<package>/migrations/NNN_name.sql`, in order."""
-    try:
-        folder = resources.files(package) / "migrations"
-    except ModuleNotFoundError:
-        return []
+def migrations_of(package: str | Path) -> list[tuple[int, str, str]]:
+    """The (version, name, sql) of `<package>/migrations/NNN_name.sql` (or of a folder), in order."""
+    folder: Traversable
+    if isinstance(package, Path):
+        folder = package
+    else:
+        try:
+            folder = resources.files(package) / "migrations"
+        except ModuleNotFoundError:
+            return []
     if not folder.is_dir():
         return []
     found = []
@@ -48,7 +53,7 @@ def migrations_of(package: str) -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-async def migrate(conn_or_pool: asyncpg.Pool | asyncpg.Connection, *, service: str, package: str) -> list[str]:
+async def migrate(conn_or_pool: asyncpg.Pool | asyncpg.Connection, *, service: str, package: str | Path) -> list[str]:
     """Apply the package's pending migrations once, under an advisory lock; returns what was applied."""
     if isinstance(conn_or_pool, asyncpg.Pool):
         async with conn_or_pool.acquire() as conn:

@@ -165,8 +165,8 @@ class IngestPipeline:
                 await pipe.execute()
             except (RedisError, OSError) as exc:
                 log.warning("could not remember delivered ids; a redelivery keeps its event id", error=str(exc))
-        for event in events:
-            self.metrics.accepted.labels(self.service, provider, event.data.channel.value).inc()  # type: ignore[attr-defined]
+        for item in fresh:
+            self.metrics.accepted.labels(self.service, provider, item.message.channel.value).inc()
         if result.duplicates:
             self.metrics.deduplicated.labels(self.service, provider).inc(result.duplicates)
         if started is not None:
