@@ -1,0 +1,1 @@
+"""Pure parsing and verification: no I/O, no clock (the time of receipt is passed in)."""

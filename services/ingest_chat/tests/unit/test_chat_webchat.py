@@ -1,0 +1,109 @@
+"""Web chat messages, thread keys, phone numbers and language detection."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from omni_ingest_chat.domain.language import detect_language
+from omni_ingest_chat.domain.phone import to_e164
+from omni_ingest_chat.domain.threads import chat_thread_key, is_valid_session_id
+from omni_ingest_chat.domain.webchat import ChatMessageIn, normalize_chat_message
+from omni_schemas import Channel, Provider
+
+NOW = datetime(2026, 11, 20, 1, 2, 3, tzinfo=UTC)
+
+
+def test_chat_message_normalized_onto_session_thread() -> None:
+    body = ChatMessageIn.model_validate(
+        {"text": "ログインできません", "visitor": {"id": "v-42", "name": "佐藤", "email": "sato@example.jp"}}
+    )
+    result = normalize_chat_message("s-1", body, message_id=uuid4(), received_at=NOW)
+    m = result.message
+    assert (m.channel, m.provider) == (Channel.CHAT, Provider.WEBCHAT)
+    assert m.thread_key == chat_thread_key("s-1") == "chat:s-1"
+    assert m.customer.address == "v-42"
+    assert m.customer.display_name == "佐藤"
+    assert m.language == "ja"
+    assert result.dedupe_key is None
+    assert m.provider_message_id is None
+
+
+def test_client_message_id_is_the_dedupe_key_within_the_session() -> None:
+    body = ChatMessageIn.model_validate({"text": "hello", "visitor": {"id": "v"}, "client_message_id": "c-1"})
+    a = normalize_chat_message("s-1", body, message_id=uuid4(), received_at=NOW)
+    b = normalize_chat_message("s-2", body, message_id=uuid4(), received_at=NOW)
+    assert a.dedupe_key == "s-1:c-1"
+    assert b.dedupe_key != a.dedupe_key
+    assert a.message.provider_message_id == "c-1"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"visitor": {"id": "v"}}, "text"),
+        ({"text": "   ", "visitor": {"id": "v"}}, "text"),
+        ({"text": "hi"}, "visitor"),
+        ({"text": "hi", "visitor": {"id": ""}}, "id"),
+        ({"text": "hi", "visitor": {"id": "v", "email": "nope"}}, "email"),
+        ({"text": "hi", "visitor": {"id": "v"}, "client_message_id": "has space"}, "client_message_id"),
+        ({"text": "hi", "visitor": {"id": "v"}, "sent_at": "2026-11-20T10:00:00"}, "sent_at"),
+    ],
+)
+def test_invalid_chat_bodies_name_the_field(payload: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        ChatMessageIn.model_validate(payload)
+    assert field in {str(p) for e in info.value.errors() for p in e["loc"]}
+
+
+@pytest.mark.parametrize(
+    ("session_id", "ok"),
+    [("3f2b8c1e-0d4a-4c57-9a8e-1b2c3d4e5f60", True), ("abc", True), ("", False), ("a/b", False), ("-a", False)],
+)
+def test_session_ids(session_id: str, ok: bool) -> None:
+    assert is_valid_session_id(session_id) is ok
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("+14133881111", None, "+14133881111"),
+        ("+81 90-1234-5678", None, "+819012345678"),
+        ("090-1234-5678", "JP", "+819012345678"),
+        ("(202) 883-1111", "US", "+12028831111"),
+        ("819012345678", None, "+819012345678"),
+        ("12345", None, None),
+        ("not a number", None, None),
+        ("", None, None),
+    ],
+)
+def test_to_e164(raw: str, region: str | None, expected: str | None) -> None:
+    assert to_e164(raw, region=region) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("こんにちは", "ja"),
+        ("返金してください", "ja"),  # kanji and kana
+        ("配送状況", "ja"),  # kanji only
+        ("ｶﾀｶﾅ", "ja"),  # half-width katakana
+        ("Where is my order?", "en"),
+        ("Thanks!", "en"),
+        ("12345 !!!", None),
+        ("", None),
+    ],
+)
+def test_language_of_short_texts(text: str, expected: str | None) -> None:
+    assert detect_language(text) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(max_size=200))
+def test_language_is_ja_en_or_none_for_any_text(text: str) -> None:
+    assert detect_language(text) in {"ja", "en", None}
