@@ -1,0 +1,1 @@
+"""omni's social channel adapters: Meta (Messenger, Instagram, WhatsApp), LINE, Telegram and X."""

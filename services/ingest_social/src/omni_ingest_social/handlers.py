@@ -1,0 +1,164 @@
+"""The shell of every social webhook: check the signature, parse, publish, answer after Kafka's ack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from omni_ingest_social.domain import (
+    DetectLanguage,
+    MalformedPayload,
+    ParsedDelivery,
+    SignatureCheck,
+    check_line,
+    check_meta,
+    check_telegram,
+    check_x,
+    detect_language,
+    meta_verification,
+    parse_line,
+    parse_meta,
+    parse_telegram,
+    parse_x,
+    x_crc_response,
+)
+from omni_ingest_social.settings import Settings
+from omni_schemas import Provider
+from omni_service.http import ApiError
+from omni_service.ingest import Inbound, IngestPipeline
+from omni_service.kafka import KafkaUnavailable
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What one accepted delivery did: the answer body of a 200."""
+
+    accepted: int
+    duplicates: int
+    ignored: int
+
+    def body(self) -> dict[str, int]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "ignored": self.ignored}
+
+
+class SocialWebhooks:
+    """One method per provider endpoint; raises ApiError (401, 400, 403, 503) or KafkaUnavailable (503)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pipeline: IngestPipeline,
+        clock: Clock = utcnow,
+        detect: DetectLanguage = detect_language,
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.clock = clock
+        self.detect = detect
+
+    def _secret(self, provider: Provider, name: str) -> str:
+        secret = self.settings.secret(name)
+        if secret is None:
+            self.pipeline.reject(provider.value, "not_configured")
+            raise ApiError(503, "channel_not_configured", f"{name.upper()} is not set; this channel is off")
+        return secret
+
+    def _verified(self, provider: Provider, check: SignatureCheck, header: str) -> None:
+        if check is not SignatureCheck.VALID:
+            self.pipeline.reject(provider.value, check.value)
+            what = "missing" if check is SignatureCheck.MISSING else "does not match the body"
+            raise ApiError(401, "unauthorized", f"{header} {what}")
+
+    async def _deliver(
+        self, provider: Provider, parse: Callable[[], ParsedDelivery], started: float
+    ) -> DeliveryOutcome:
+        try:
+            parsed = parse()
+        except MalformedPayload as exc:
+            self.pipeline.reject(provider.value, "malformed")
+            raise ApiError(400, "malformed_payload", exc.message, field=exc.field) from exc
+        for reason, count in parsed.ignored.items():
+            self.pipeline.ignore(provider.value, reason, count)
+        if not parsed.routed:
+            return DeliveryOutcome(accepted=0, duplicates=0, ignored=parsed.ignored_total)
+        items = [Inbound(message=r.message, dedupe_key=r.dedupe_key) for r in parsed.routed]
+        try:
+            result = await self.pipeline.accept(provider.value, items, started=started)
+        except KafkaUnavailable:
+            self.pipeline.reject(provider.value, "kafka_unavailable")
+            log.warning(
+                "delivery not accepted: Kafka unavailable; the provider will retry",
+                provider=provider.value,
+                messages=len(items),
+            )
+            raise
+        return DeliveryOutcome(
+            accepted=len(result.accepted), duplicates=result.duplicates, ignored=parsed.ignored_total
+        )
+
+    # --- Meta ---------------------------------------------------------------------
+
+    def meta_subscribe(self, *, mode: str | None, token: str | None, challenge: str | None) -> str:
+        """Meta's verification GET: the raw challenge, or 403."""
+        expected = self._secret(Provider.META, "meta_verify_token")
+        answer = meta_verification(expected, mode=mode, token=token, challenge=challenge)
+        if answer is None:
+            self.pipeline.reject(Provider.META.value, "verification_refused")
+            raise ApiError(403, "forbidden", "hub.mode must be subscribe and hub.verify_token must match")
+        return answer
+
+    async def meta(self, body: bytes, signature: str | None) -> DeliveryOutcome:
+        started = self.pipeline.received(Provider.META.value)
+        secret = self._secret(Provider.META, "meta_app_secret")
+        self._verified(Provider.META, check_meta(secret, body, signature), "X-Hub-Signature-256")
+        return await self._deliver(
+            Provider.META, lambda: parse_meta(body, received_at=self.clock(), detect=self.detect), started
+        )
+
+    # --- LINE ---------------------------------------------------------------------
+
+    async def line(self, body: bytes, signature: str | None) -> DeliveryOutcome:
+        started = self.pipeline.received(Provider.LINE.value)
+        secret = self._secret(Provider.LINE, "line_channel_secret")
+        self._verified(Provider.LINE, check_line(secret, body, signature), "X-Line-Signature")
+        return await self._deliver(
+            Provider.LINE, lambda: parse_line(body, received_at=self.clock(), detect=self.detect), started
+        )
+
+    # --- Telegram -----------------------------------------------------------------
+
+    async def telegram(self, body: bytes, token: str | None) -> DeliveryOutcome:
+        started = self.pipeline.received(Provider.TELEGRAM.value)
+        secret = self._secret(Provider.TELEGRAM, "telegram_secret_token")
+        self._verified(Provider.TELEGRAM, check_telegram(secret, token), "X-Telegram-Bot-Api-Secret-Token")
+        scope = self.settings.telegram_scope
+        return await self._deliver(
+            Provider.TELEGRAM,
+            lambda: parse_telegram(body, bot=scope, received_at=self.clock(), detect=self.detect),
+            started,
+        )
+
+    # --- X ------------------------------------------------------------------------
+
+    def x_crc(self, crc_token: str) -> dict[str, str]:
+        return x_crc_response(self._secret(Provider.X, "x_consumer_secret"), crc_token)
+
+    async def x(self, body: bytes, signature: str | None) -> DeliveryOutcome:
+        started = self.pipeline.received(Provider.X.value)
+        secret = self._secret(Provider.X, "x_consumer_secret")
+        self._verified(Provider.X, check_x(secret, body, signature), "x-twitter-webhooks-signature")
+        return await self._deliver(
+            Provider.X, lambda: parse_x(body, received_at=self.clock(), detect=self.detect), started
+        )
