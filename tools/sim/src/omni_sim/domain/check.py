@@ -1,0 +1,204 @@
+"""Invariants checked after a run (and after each fault) against the simulator's ground truth.
+
+Input is what the topics hold, already read: message events and conversation events of any age;
+only this run's are considered (messages carrying this run's refs, conversations opened for them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from omni_schemas import CloudEvent, channel_group
+from omni_sim.domain.truth import GroundTruth, find_ref
+
+_RELEASES = {
+    "omni.conversation.resolved.v1",
+    "omni.conversation.abandoned.v1",
+    "omni.conversation.transferred.v1",
+}
+_ASSIGNED = "omni.conversation.assigned.v1"
+
+
+@dataclass(slots=True)
+class RunView:
+    """This run's slice of the topics."""
+
+    message_of_ref: dict[str, set[str]] = field(default_factory=dict)
+    """ref -> distinct message ids carrying it (more than one is a duplicate)."""
+    conversations_of_message: dict[str, set[str]] = field(default_factory=dict)
+    conversation_events: dict[str, list[CloudEvent]] = field(default_factory=dict)
+    thread_key_of_ref: dict[str, str] = field(default_factory=dict)
+
+    def count(self, event_type: str) -> int:
+        """Conversations of this run with at least one event of this type."""
+        suffix = f".{event_type}.v1"
+        return sum(1 for events in self.conversation_events.values() if any(e.type.endswith(suffix) for e in events))
+
+
+def _get(event: CloudEvent, name: str) -> Any:
+    return getattr(event.data, name, None)
+
+
+def build_view(truth: GroundTruth, messages: list[CloudEvent], conversations: list[CloudEvent]) -> RunView:
+    view = RunView()
+    seen_events: set[str] = set()
+    run_messages: set[str] = set()
+    for event in messages:
+        if str(event.id) in seen_events:
+            continue
+        seen_events.add(str(event.id))
+        ref = find_ref(_get(event, "text"))
+        if ref is None or ref not in truth.sent:
+            continue
+        message_id = str(_get(event, "message_id"))
+        view.message_of_ref.setdefault(ref, set()).add(message_id)
+        view.thread_key_of_ref[ref] = str(_get(event, "thread_key"))
+        run_messages.add(message_id)
+    ours: set[str] = set()
+    for event in conversations:
+        if str(event.id) in seen_events:
+            continue
+        seen_events.add(str(event.id))
+        conv = str(_get(event, "conversation_id"))
+        for attr in ("first_message_id", "message_id"):
+            mid = _get(event, attr)
+            if mid is not None and str(mid) in run_messages and event.type != "omni.conversation.agent_replied.v1":
+                view.conversations_of_message.setdefault(str(mid), set()).add(conv)
+                ours.add(conv)
+        view.conversation_events.setdefault(conv, []).append(event)
+    view.conversation_events = {c: evs for c, evs in view.conversation_events.items() if c in ours}
+    return view
+
+
+@dataclass(slots=True)
+class CheckResult:
+    violations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    counts: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def check_run(
+    truth: GroundTruth,
+    view: RunView,
+    *,
+    capacities: dict[str, dict[str, int]],
+    analytics_delta: dict[str, float] | None = None,
+) -> CheckResult:
+    """Every invariant of the fault suite; violations name the ref, conversation or agent."""
+    result = CheckResult()
+    accepted = truth.accepted
+    lost = sorted(ref for ref in accepted if ref not in view.message_of_ref)
+    dup = sorted(ref for ref, ids in view.message_of_ref.items() if len(ids) > 1)
+    if lost:
+        result.violations.append(f"{len(lost)} accepted message(s) missing from omni.messages.v1: {lost[:5]}")
+    if dup:
+        result.violations.append(f"{len(dup)} message(s) published under more than one message id: {dup[:5]}")
+    unrouted = []
+    multi = []
+    for ref in accepted:
+        for mid in view.message_of_ref.get(ref, ()):
+            convs = view.conversations_of_message.get(mid, set())
+            if not convs:
+                unrouted.append(ref)
+            elif len(convs) > 1:
+                multi.append(ref)
+    if unrouted:
+        result.violations.append(f"{len(unrouted)} message(s) in no conversation: {sorted(unrouted)[:5]}")
+    if multi:
+        result.violations.append(f"{len(multi)} message(s) in more than one conversation: {sorted(multi)[:5]}")
+
+    double, repeats = _double_assignments(view)
+    result.violations += double
+    if repeats:
+        result.notes.append(f"{repeats} repeated assigned event(s) for the agent already holding the conversation")
+    result.violations += _capacity(view, capacities)
+
+    counts = {
+        "messages": float(sum(1 for ref in accepted if ref in view.message_of_ref)),
+        "conversations": float(len(view.conversation_events)),
+        "opened": float(view.count("opened")),
+        "assigned": float(view.count("assigned")),
+        "resolved": float(view.count("resolved")),
+        "abandoned": float(view.count("abandoned")),
+    }
+    result.counts = counts
+    expected = truth.expected()
+    if counts["opened"] != expected["conversations"]:
+        result.violations.append(
+            f"{counts['opened']:.0f} conversations opened for {expected['conversations']:.0f} threads the simulator started"
+        )
+    if counts["resolved"] < expected["resolved"]:
+        result.violations.append(
+            f"{counts['resolved']:.0f} resolved events for {expected['resolved']:.0f} resolves answered 2xx"
+        )
+    if counts["abandoned"] < expected["abandoned"]:
+        result.violations.append(
+            f"{counts['abandoned']:.0f} abandoned events for {expected['abandoned']:.0f} abandons answered 2xx"
+        )
+    if analytics_delta is not None:
+        for name in ("opened", "assigned", "resolved", "abandoned"):
+            if name in analytics_delta and analytics_delta[name] != counts[name]:
+                result.violations.append(
+                    f"analytics counted {analytics_delta[name]:.0f} {name} conversations, the topic holds {counts[name]:.0f}"
+                )
+    return result
+
+
+def _ordered(events: list[CloudEvent]) -> list[CloudEvent]:
+    return sorted(events, key=lambda e: e.time)
+
+
+def _double_assignments(view: RunView) -> tuple[list[str], int]:
+    violations = []
+    repeats = 0
+    for conv, events in view.conversation_events.items():
+        holder: str | None = None
+        for event in _ordered(events):
+            if event.type == _ASSIGNED:
+                agent = str(_get(event, "agent_id"))
+                if holder is not None and holder != agent:
+                    violations.append(f"conversation {conv} assigned to {agent} while {holder} held it")
+                elif holder == agent:
+                    repeats += 1
+                holder = agent
+            elif event.type in _RELEASES:
+                holder = None
+    return violations, repeats
+
+
+def _capacity(view: RunView, capacities: dict[str, dict[str, int]]) -> list[str]:
+    """Replay holds across this run's conversations in time order; count per agent and group."""
+    timeline = sorted(
+        (
+            e
+            for events in view.conversation_events.values()
+            for e in events
+            if e.type == _ASSIGNED or e.type in _RELEASES
+        ),
+        key=lambda e: e.time,
+    )
+    holder: dict[str, tuple[str, str]] = {}
+    load: dict[tuple[str, str], int] = defaultdict(int)
+    worst: dict[tuple[str, str], int] = {}
+    for event in timeline:
+        conv = str(_get(event, "conversation_id"))
+        if conv in holder:
+            load[holder.pop(conv)] -= 1
+        if event.type == _ASSIGNED:
+            group = channel_group(_get(event, "channel")).value
+            slot = (str(_get(event, "agent_id")), group)
+            holder[conv] = slot
+            load[slot] += 1
+            worst[slot] = max(worst.get(slot, 0), load[slot])
+    violations = []
+    for (agent, group), peak in sorted(worst.items()):
+        limit = capacities.get(agent, {}).get(group)
+        if limit is not None and peak > limit:
+            violations.append(f"agent {agent} held {peak} {group} conversations at once, capacity {limit}")
+    return violations
