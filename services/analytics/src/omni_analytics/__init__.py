@@ -1,0 +1,1 @@
+"""omni analytics: live contact-centre KPIs folded from the event stream, exported to Prometheus."""
