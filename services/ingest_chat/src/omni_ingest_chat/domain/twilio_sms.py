@@ -104,6 +104,12 @@ def _attachments(params: Mapping[str, Sequence[str]]) -> list[Attachment]:
     return attachments
 
 
+def is_status_callback(params: Mapping[str, Sequence[str]]) -> bool:
+    """A delivery-status callback of an outbound message (misrouted here), not a customer message."""
+    status = (_one(params, "MessageStatus") or _one(params, "SmsStatus") or "received").lower()
+    return status != "received" and "Body" not in params and "NumMedia" not in params
+
+
 def parse_inbound_message(
     params: Mapping[str, Sequence[str]], *, message_id: UUID, received_at: datetime
 ) -> Normalized:

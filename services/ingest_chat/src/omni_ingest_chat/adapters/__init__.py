@@ -1,0 +1,1 @@
+"""Thin edges of ingest_chat: the router's HTTP API."""

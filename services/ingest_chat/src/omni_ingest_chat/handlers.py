@@ -1,0 +1,188 @@
+"""The shell: verify, parse (domain), accept through the shared ingest pipeline, answer after the ack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import redis.asyncio as aioredis
+import structlog
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, Counter
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from omni_ingest_chat.adapters.router_client import RouterClient, RouterUnavailable
+from omni_ingest_chat.domain.errors import MalformedInput
+from omni_ingest_chat.domain.normalized import Normalized
+from omni_ingest_chat.domain.threads import chat_thread_key
+from omni_ingest_chat.domain.twilio_signature import is_valid_signature
+from omni_ingest_chat.domain.twilio_sms import is_status_callback, parse_form, parse_inbound_message
+from omni_ingest_chat.domain.webchat import ChatMessageIn, normalize_chat_message
+from omni_service.http import ApiError, error_body
+from omni_service.ingest import AcceptResult, Inbound, IngestPipeline, stable_id
+from omni_service.kafka import KafkaUnavailable
+
+log = structlog.get_logger(__name__)
+
+EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
+TWILIO = "twilio"
+WEBCHAT = "webchat"
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _invalid(exc: MalformedInput | ValidationError) -> ApiError:
+    if isinstance(exc, MalformedInput):
+        return ApiError(400, "invalid_request", str(exc), field=exc.field)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+    field = ".".join(str(p) for p in first.get("loc", ()))
+    return ApiError(400, "invalid_request", f"{field}: {first.get('msg', '')}", field=field)
+
+
+class ChatIngest:
+    """Twilio SMS webhooks, web chat messages and session closes."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: IngestPipeline,
+        redis: aioredis.Redis,
+        router: RouterClient,
+        twilio_auth_token: str,
+        public_base_url: str | None,
+        session_ttl_s: int,
+        registry: CollectorRegistry,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.pipeline = pipeline
+        self.redis = redis
+        self.router = router
+        self.twilio_auth_token = twilio_auth_token
+        self.public_base_url = public_base_url
+        self.session_ttl_s = session_ttl_s
+        self.clock = clock
+        self.closed = Counter(
+            "omni_ingest_chat_sessions_closed",
+            "Web chat sessions closed by the visitor, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+
+    def signed_url(self, request: Request) -> str:
+        """The URL Twilio signed: OMNI_PUBLIC_BASE_URL + path + query when set, else the request URL."""
+        if not self.public_base_url:
+            return str(request.url)
+        raw_path = request.scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else request.url.path
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        return self.public_base_url + path + (f"?{query}" if query else "")
+
+    async def _accept(
+        self, provider: str, items: Sequence[Normalized], *, started: float, request: Request
+    ) -> AcceptResult:
+        inbound = [Inbound(message=i.message, dedupe_key=i.dedupe_key) for i in items]
+        try:
+            return await self.pipeline.accept(
+                provider, inbound, started=started, traceparent=request.headers.get("traceparent")
+            )
+        except KafkaUnavailable:
+            self.pipeline.reject(provider, "kafka_unavailable")
+            raise
+
+    def _reject(self, provider: str, reason: str, error: ApiError) -> ApiError:
+        self.pipeline.reject(provider, reason)
+        return error
+
+    async def twilio_sms(self, request: Request) -> Response:
+        started = self.pipeline.received(TWILIO)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            raise self._reject(
+                TWILIO,
+                "unsupported_media_type",
+                ApiError(415, "unsupported_media_type", "expected application/x-www-form-urlencoded"),
+            )
+        body = await request.body()
+        try:
+            params = parse_form(body)
+        except MalformedInput as exc:
+            raise self._reject(TWILIO, "malformed", _invalid(exc)) from exc
+        signature = request.headers.get("x-twilio-signature")
+        if not signature:
+            raise self._reject(TWILIO, "missing_signature", ApiError(401, "unauthorized", "missing X-Twilio-Signature"))
+        if not is_valid_signature(self.twilio_auth_token, self.signed_url(request), params, signature):
+            raise self._reject(TWILIO, "bad_signature", ApiError(401, "unauthorized", "bad X-Twilio-Signature"))
+        if is_status_callback(params):
+            self.pipeline.ignore(TWILIO, "status_callback")
+            return Response(EMPTY_TWIML, media_type="text/xml")
+        try:
+            normalized = parse_inbound_message(params, message_id=uuid4(), received_at=self.clock())
+        except (MalformedInput, ValidationError) as exc:
+            raise self._reject(TWILIO, "malformed", _invalid(exc)) from exc
+        await self._accept(TWILIO, [normalized], started=started, request=request)
+        return Response(EMPTY_TWIML, media_type="text/xml")
+
+    async def chat_message(self, session_id: str, body: ChatMessageIn, request: Request) -> dict[str, Any]:
+        started = self.pipeline.received(WEBCHAT)
+        try:
+            normalized = normalize_chat_message(session_id, body, message_id=uuid4(), received_at=self.clock())
+        except ValidationError as exc:
+            raise self._reject(WEBCHAT, "malformed", _invalid(exc)) from exc
+        result = await self._accept(WEBCHAT, [normalized], started=started, request=request)
+        duplicate = not result.accepted
+        if duplicate and normalized.dedupe_key:
+            message_id = stable_id(WEBCHAT, normalized.dedupe_key)
+        else:
+            message_id = result.accepted[0]
+            try:
+                await self.redis.set(self._session_key(session_id), b"1", ex=self.session_ttl_s)
+            except (RedisError, OSError) as exc:  # the message is safely in Kafka; only close is less sure
+                log.warning("could not mark chat session as active", error=str(exc))
+        return {"message_id": str(message_id), "thread_key": normalized.message.thread_key, "duplicate": duplicate}
+
+    @staticmethod
+    def _session_key(session_id: str) -> str:
+        return f"omni:chat:session:{session_id}:wrote"
+
+    async def close_session(self, session_id: str) -> JSONResponse:
+        """Ask the router to abandon the session's conversation (it does so only while unassigned)."""
+        thread_key = chat_thread_key(session_id)
+        answer: dict[str, Any] = {"session_id": session_id, "thread_key": thread_key}
+        try:
+            outcome = await self.router.abandon_thread(thread_key, reason="visitor_left")
+        except RouterUnavailable as exc:
+            return self._retry_later("router_unavailable", str(exc))
+        if 200 <= outcome.status < 300:
+            self.closed.labels("abandoned").inc()
+            return JSONResponse({**answer, "abandoned": True, "router": outcome.body})
+        if outcome.status == 404:
+            try:
+                wrote = bool(await self.redis.exists(self._session_key(session_id)))
+            except (RedisError, OSError) as exc:
+                return self._retry_later("redis_unavailable", f"cannot tell whether the session wrote: {exc}")
+            if wrote:
+                # The router has not consumed this session's messages yet: closing now would leave
+                # a conversation behind that nobody is waiting on.
+                return self._retry_later("router_behind", "the router has not seen this session's messages yet")
+            self.closed.labels("no_conversation").inc()
+            return JSONResponse({**answer, "abandoned": False, "reason": "no_conversation"})
+        if outcome.status == 409:
+            self.closed.labels("not_abandonable").inc()
+            return JSONResponse({**answer, "abandoned": False, "reason": "not_abandonable", "router": outcome.body})
+        self.closed.labels("router_rejected").inc()
+        log.error("router refused to abandon a chat thread", status=outcome.status, body=outcome.body)
+        return JSONResponse(
+            error_body("router_rejected", f"router answered {outcome.status}", router=outcome.body), status_code=502
+        )
+
+    def _retry_later(self, code: str, message: str) -> JSONResponse:
+        self.closed.labels(code).inc()
+        return JSONResponse(error_body(code, message), status_code=503, headers={"Retry-After": "2"})

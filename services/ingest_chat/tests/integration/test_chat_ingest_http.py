@@ -1,0 +1,278 @@
+"""ingest_chat end to end on the real Kafka and Redis: provider formats in, events read back from Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from chat_samples import AUTH_TOKEN, SMS_BODY, chat_body, signed, sms_params
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from omni_ingest_chat.adapters.router_client import RouterClient
+from omni_ingest_chat.app import create_app
+from omni_ingest_chat.domain.twilio_signature import compute_signature
+from omni_ingest_chat.domain.twilio_sms import parse_form
+from omni_ingest_chat.settings import Settings
+from omni_schemas import CloudEvent
+from omni_service.testing import read_events, running_app, wait_ready
+
+pytestmark = pytest.mark.integration
+
+BASE = "http://testserver"
+SMS_URL = BASE + "/webhooks/sms/twilio"
+
+
+def _settings(service_env: dict[str, Any], **overrides: Any) -> Settings:
+    return Settings(**{**service_env, "twilio_auth_token": AUTH_TOKEN, **overrides})
+
+
+@asynccontextmanager
+async def _client(settings: Settings, *, router: RouterClient | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(create_app(settings, router=router), base_url=BASE) as client:
+        await wait_ready(client)
+        yield client
+
+
+async def _messages(
+    service_env: dict[str, Any], count: int, *, settle_s: float = 1.0, timeout_s: float = 15.0
+) -> list[CloudEvent]:
+    return await read_events(
+        service_env["kafka_bootstrap_servers"],
+        "omni.messages.v1" + service_env["omni_topic_suffix"],
+        count=count,
+        settle_s=settle_s,
+        timeout_s=timeout_s,
+    )
+
+
+async def _post_sms(client: httpx.AsyncClient, pairs: list[tuple[str, str]], **headers: str) -> httpx.Response:
+    body, signature = signed(SMS_URL, pairs)
+    return await client.post(
+        "/webhooks/sms/twilio",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature, **headers},
+    )
+
+
+async def test_signed_japanese_sms_mms_and_whatsapp_are_on_kafka(service_env: dict[str, Any]) -> None:
+    media = [("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "image/jpeg")]
+    async with _client(_settings(service_env)) as client:
+        sms = await _post_sms(client, sms_params(sid="SM" + "1" * 32, body="荷物がまだ届いていません。"))
+        assert sms.status_code == 200
+        assert sms.headers["content-type"].startswith("text/xml")
+        assert sms.text.endswith("<Response/>")
+        mms = await _post_sms(client, sms_params(sid="MM" + "2" * 32, body="写真です", media=media))
+        assert mms.status_code == 200
+        wa = await _post_sms(
+            client,
+            sms_params(
+                sid="SM" + "3" * 32,
+                from_="whatsapp:+819012345678",
+                to="whatsapp:+14155238886",
+                body="Hello, is anyone there?",
+                extra={"ProfileName": "Hanako"},
+            ),
+        )
+        assert wa.status_code == 200
+    events = {e.data.provider_message_id: e for e in await _messages(service_env, 3)}
+    assert len(events) == 3
+    sms_event = events["SM" + "1" * 32]
+    assert sms_event.type == "omni.message.received.v1"
+    assert sms_event.subject == sms_event.data.thread_key == "sms:+819012345678:+15005550006"
+    assert sms_event.data.text == "荷物がまだ届いていません。"
+    assert sms_event.data.language == "ja"
+    assert sms_event.data.channel.value == "sms" and sms_event.data.provider.value == "twilio"
+    mms_event = events["MM" + "2" * 32]
+    assert [(a.url, a.content_type) for a in mms_event.data.attachments] == media
+    wa_event = events["SM" + "3" * 32]
+    assert wa_event.data.channel.value == "whatsapp"
+    assert wa_event.data.customer.address == "+819012345678"
+    assert wa_event.data.customer.display_name == "Hanako"
+    assert wa_event.data.language == "en"
+
+
+async def test_real_twilio_capture_with_its_signature_is_accepted(service_env: dict[str, Any]) -> None:
+    signature = compute_signature(AUTH_TOKEN, SMS_URL, parse_form(SMS_BODY))
+    async with _client(_settings(service_env)) as client:
+        response = await client.post(
+            "/webhooks/sms/twilio",
+            content=SMS_BODY,
+            headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature},
+        )
+        assert response.status_code == 200
+    [event] = await _messages(service_env, 1)
+    assert event.data.customer.address == "+14133881111"
+    assert event.data.thread_key == "sms:+14133881111:+12028831111"
+
+
+async def test_bad_missing_signature_and_malformed_form_produce_no_event(service_env: dict[str, Any]) -> None:
+    async with _client(_settings(service_env)) as client:
+        good = sms_params(sid="SM" + "a" * 32)
+        body, signature = signed(SMS_URL, good)
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        bad = await client.post(
+            "/webhooks/sms/twilio", content=body, headers={**form, "x-twilio-signature": signature[:-2] + "A="}
+        )
+        assert bad.status_code == 401
+        assert bad.json()["error"]["code"] == "unauthorized"
+        tampered = await client.post(
+            "/webhooks/sms/twilio",
+            content=body.replace(b"SmsStatus=received", b"SmsStatus=receivex"),
+            headers={**form, "x-twilio-signature": signature},
+        )
+        assert tampered.status_code == 401
+        missing = await client.post("/webhooks/sms/twilio", content=body, headers=form)
+        assert missing.status_code == 401
+        no_from = [(k, v) for k, v in sms_params(sid="SM" + "b" * 32) if k != "From"]
+        malformed = await _post_sms(client, no_from)
+        assert malformed.status_code == 400
+        assert malformed.json()["error"]["details"]["field"] == "From"
+        wrong_type = await client.post(
+            "/webhooks/sms/twilio", content=b"{}", headers={"content-type": "application/json"}
+        )
+        assert wrong_type.status_code == 415
+        too_big = await _post_sms(client, sms_params(sid="SM" + "c" * 32, body="x" * (70 * 1024)))
+        assert too_big.status_code == 413
+        # the one valid delivery, last: nothing else may be on the topic
+        assert (await _post_sms(client, sms_params(sid="SM" + "d" * 32))).status_code == 200
+        metrics = (await client.get("/metrics")).text
+    events = await _messages(service_env, 1, settle_s=1.5)
+    assert [e.data.provider_message_id for e in events] == ["SM" + "d" * 32]
+    assert 'reason="bad_signature"' in metrics and 'reason="malformed"' in metrics
+
+
+async def test_twilio_redelivery_yields_one_event(service_env: dict[str, Any]) -> None:
+    pairs = sms_params(sid="SM" + "e" * 32)
+    async with _client(_settings(service_env)) as client:
+        responses = [await _post_sms(client, pairs) for _ in range(3)]
+        responses += await asyncio.gather(*(_post_sms(client, pairs) for _ in range(3)))
+        assert [r.status_code for r in responses] == [200] * 6
+        metrics = (await client.get("/metrics")).text
+    events = await _messages(service_env, 1, settle_s=1.5)
+    # concurrent redeliveries may race the dedupe store, but they carry the same CloudEvents id
+    assert {e.id for e in events} == {events[0].id}
+    assert "omni_ingest_deduplicated_total" in metrics
+
+
+async def test_signature_over_public_base_url_behind_a_proxy(service_env: dict[str, Any]) -> None:
+    public = "https://support.example.jp"
+    settings = _settings(service_env, omni_public_base_url=public + "/")
+    pairs = sms_params(sid="SM" + "f" * 32)
+    async with _client(settings) as client:
+        body, local_signature = signed(SMS_URL + "?tenant=jp", pairs)
+        rejected = await client.post(
+            "/webhooks/sms/twilio?tenant=jp",
+            content=body,
+            headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": local_signature},
+        )
+        assert rejected.status_code == 401
+        _, public_signature = signed(public + "/webhooks/sms/twilio?tenant=jp", pairs)
+        accepted = await client.post(
+            "/webhooks/sms/twilio?tenant=jp",
+            content=body,
+            headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": public_signature},
+        )
+        assert accepted.status_code == 200
+    assert len(await _messages(service_env, 1)) == 1
+
+
+async def test_chat_messages_are_on_kafka_and_client_retries_deduplicated(service_env: dict[str, Any]) -> None:
+    async with _client(_settings(service_env)) as client:
+        started = await client.post("/v1/chat/sessions")
+        assert started.status_code == 201
+        session = started.json()["session_id"]
+        first = await client.post(f"/v1/chat/sessions/{session}/messages", json=chat_body(client_message_id="c-1"))
+        assert first.status_code == 202
+        again = await client.post(f"/v1/chat/sessions/{session}/messages", json=chat_body(client_message_id="c-1"))
+        assert again.status_code == 202
+        assert again.json() == {**first.json(), "duplicate": True}
+        english = await client.post(
+            f"/v1/chat/sessions/{session}/messages", json=chat_body("Where is my order #1234?", client_message_id="c-2")
+        )
+        assert english.status_code == 202
+    events = await _messages(service_env, 2, settle_s=1.5)
+    assert len(events) == 2
+    by_id = {str(e.data.message_id): e for e in events}
+    ja = by_id[first.json()["message_id"]].data
+    assert (ja.channel.value, ja.provider.value, ja.thread_key) == ("chat", "webchat", f"chat:{session}")
+    assert ja.customer.address == "v-123" and ja.customer.display_name == "山田 花子"
+    assert (ja.language, ja.provider_message_id) == ("ja", "c-1")
+    assert by_id[english.json()["message_id"]].data.language == "en"
+
+
+async def test_chat_malformed_and_oversize_answered_without_event(service_env: dict[str, Any]) -> None:
+    async with _client(_settings(service_env, chat_max_body_bytes=4096)) as client:
+        no_visitor = await client.post("/v1/chat/sessions/s-1/messages", json={"text": "hi"})
+        assert no_visitor.status_code == 400
+        assert no_visitor.json()["error"]["details"]["problems"][0]["field"] == "visitor"
+        not_json = await client.post(
+            "/v1/chat/sessions/s-1/messages", content=b"{nope", headers={"content-type": "application/json"}
+        )
+        assert not_json.status_code == 400
+        bad_session = await client.post("/v1/chat/sessions/a%2Fb/messages", json=chat_body())
+        assert bad_session.status_code in (400, 404)
+        oversize = await client.post("/v1/chat/sessions/s-1/messages", json=chat_body("あ" * 5000))
+        assert oversize.status_code == 413
+        assert (await client.post("/v1/chat/sessions/s-1/messages", json=chat_body("OK"))).status_code == 202
+    events = await _messages(service_env, 1, settle_s=1.5)
+    assert [e.data.text for e in events] == ["OK"]
+
+
+async def test_kafka_down_gives_503_and_the_retry_is_accepted_once_back(service_env: dict[str, Any]) -> None:
+    pairs = sms_params(sid="SM" + "9" * 32)
+    down = _settings(service_env, kafka_bootstrap_servers="127.0.0.1:1")
+    async with running_app(create_app(down), base_url=BASE) as client:
+        assert (await client.get("/readyz")).status_code == 503
+        refused = await _post_sms(client, pairs)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"]
+        chat = await client.post("/v1/chat/sessions/s-2/messages", json=chat_body(client_message_id="k-1"))
+        assert chat.status_code == 503
+    async with _client(_settings(service_env)) as client:
+        assert (await _post_sms(client, pairs)).status_code == 200
+        assert (
+            await client.post("/v1/chat/sessions/s-2/messages", json=chat_body(client_message_id="k-1"))
+        ).status_code == 202
+    events = await _messages(service_env, 2, settle_s=1.0)
+    assert sorted(e.data.provider for e in events) == ["twilio", "webchat"]
+
+
+def _stub_router(status_by_thread: dict[str, int], calls: list[tuple[str, str | None]]) -> RouterClient:
+    """A stand-in for the router's HTTP API (another service), answering per thread key."""
+    stub = FastAPI()
+
+    @stub.post("/v1/conversations/by-thread/{thread_key}/abandon")
+    async def abandon(thread_key: str, request: Request) -> JSONResponse:
+        calls.append((thread_key, request.headers.get("authorization")))
+        status = status_by_thread.get(thread_key, 404)
+        return JSONResponse({"thread_key": thread_key}, status_code=status)
+
+    return RouterClient(base_url="http://router", token="test-token", transport=httpx.ASGITransport(app=stub))
+
+
+async def test_close_abandons_through_the_router(service_env: dict[str, Any]) -> None:
+    calls: list[tuple[str, str | None]] = []
+    router = _stub_router({"chat:s-open": 202, "chat:s-busy": 409}, calls)
+    async with _client(_settings(service_env), router=router) as client:
+        opened = await client.post("/v1/chat/sessions/s-open/close")
+        assert opened.status_code == 200 and opened.json()["abandoned"] is True
+        busy = await client.post("/v1/chat/sessions/s-busy/close")
+        assert busy.status_code == 200 and busy.json()["abandoned"] is False
+        never_wrote = await client.post("/v1/chat/sessions/s-silent/close")
+        assert never_wrote.status_code == 200 and never_wrote.json()["reason"] == "no_conversation"
+        assert (await client.post("/v1/chat/sessions/s-wrote/messages", json=chat_body())).status_code == 202
+        behind = await client.post("/v1/chat/sessions/s-wrote/close")
+        assert behind.status_code == 503
+    assert calls[0] == ("chat:s-open", "Bearer test-token")
+
+
+async def test_close_with_router_unreachable_is_503(service_env: dict[str, Any]) -> None:
+    async with _client(_settings(service_env, router_url="http://127.0.0.1:1")) as client:
+        response = await client.post("/v1/chat/sessions/s-1/close")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "router_unavailable"
