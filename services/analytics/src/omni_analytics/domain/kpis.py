@@ -271,6 +271,13 @@ class KpiState:
         while len(self.closed) > self.config.closed_conversations:
             self.closed.popitem(last=False)
 
+    def _revive(self, conv: Conversation, cid: str) -> None:
+        """A transition later than the close: the conversation is evidently live again."""
+        if conv.closed:
+            conv.closed = False
+            self.closed.pop(cid, None)
+            self.open[cid] = conv
+
     def _opened(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
         self._inc(self.opened, conv.channel)
         if conv.opened_at is None or t < conv.opened_at:
@@ -282,14 +289,17 @@ class KpiState:
     def _queued(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
         if data.queue:
             conv.queue = data.queue
-        if not conv.closed and self._fresh(conv, t):
+        if self._fresh(conv, t):
+            self._revive(conv, cid)
             if conv.cycle_start is None:
                 conv.cycle_start = t
             self._start_wait(conv, cid, data.queue, t)
 
     def _assigned(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
         self._inc(self.assigned, conv.channel)
-        fresh = not conv.closed and self._fresh(conv, t)
+        fresh = self._fresh(conv, t)
+        if fresh:
+            self._revive(conv, cid)
         wait: float | None = None
         queue = data.queue or conv.queue
         if fresh and conv.wait_key is not None and conv.wait_start is not None:
@@ -315,8 +325,9 @@ class KpiState:
 
     def _transferred(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
         conv.transferred = True
-        if conv.closed or not self._fresh(conv, t):
+        if not self._fresh(conv, t):
             return
+        self._revive(conv, cid)
         if data.to_queue:
             self._release(conv)
             conv.queue = data.to_queue
@@ -351,10 +362,7 @@ class KpiState:
         if self._fresh(conv, t):
             conv.cycle_start = t
             conv.handle_start = None
-            if conv.closed:
-                conv.closed = False
-                self.closed.pop(cid, None)
-                self.open[cid] = conv
+            self._revive(conv, cid)
 
     def _abandoned(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
         self._inc(self.abandoned, conv.channel)
