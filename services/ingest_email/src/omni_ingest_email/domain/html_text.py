@@ -1,0 +1,29 @@
+"""HTML bodies to readable plain text (html2text), for mail that has no text/plain part."""
+
+from __future__ import annotations
+
+import re
+
+import html2text
+
+_BLANKS = re.compile(r"\n{3,}")
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML mail body: blockquotes become `> ` lines, so reply stripping still works."""
+    converter = html2text.HTML2Text()
+    converter.body_width = 0
+    converter.ignore_images = True
+    converter.ignore_emphasis = True
+    converter.ignore_tables = True
+    converter.ignore_links = False
+    converter.inline_links = True
+    converter.protect_links = True
+    converter.unicode_snob = True
+    converter.single_line_break = False
+    try:
+        text = converter.handle(html)
+    except Exception:  # html2text on hostile markup: keep the tags out, the words in
+        text = re.sub(r"<[^>]+>", " ", html)
+    lines = [line.rstrip() for line in text.splitlines()]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()

@@ -1,0 +1,94 @@
+"""Mailgun routes `forward()`: the signature recipe and the posted fields (parsed or `body-mime`).
+
+signature == hex(HMAC-SHA256(key=signing key, msg=timestamp + token)); a stale timestamp or a
+reused token is a replay. The signature covers no content, which is why reuse is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from omni_ingest_email.domain.forms import FormData
+from omni_ingest_email.domain.html_text import html_to_text
+from omni_ingest_email.domain.message import AttachmentMeta, MalformedEmail, ParsedEmail
+from omni_ingest_email.domain.mime import assemble, header_block, parse_header_block, parse_rfc5322
+
+MAX_AGE_S = 15 * 60
+_HEADER_FIELDS = ("Message-Id", "In-Reply-To", "References", "Date", "Auto-Submitted", "Precedence", "Content-Type")
+
+
+def signature_problem(
+    signing_key: str, *, timestamp: str | None, token: str | None, signature: str | None, now: float
+) -> str | None:
+    """None when the signature is right and fresh, else a stable reason: missing, stale or bad."""
+    if not timestamp or not token or not signature:
+        return "missing_signature"
+    try:
+        sent = float(timestamp)
+    except ValueError:
+        return "bad_signature"
+    expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        return "bad_signature"
+    if abs(now - sent) > MAX_AGE_S:
+        return "stale_timestamp"
+    return None
+
+
+def parse_mailgun(form: FormData) -> ParsedEmail:
+    """The mail a Mailgun route forward carries."""
+    recipient = form.text("recipient") or ""
+    envelope_to = [r.strip() for r in recipient.split(",") if r.strip()]
+    envelope_from = form.text("sender")
+    raw = form.fields.get("body-mime")
+    if raw is not None:
+        if not raw.strip():
+            raise MalformedEmail("body-mime", "empty raw message")
+        return parse_rfc5322(raw, envelope_from=envelope_from or None, envelope_to=envelope_to)
+    pairs: list[tuple[str, str]] = []
+    listed = form.fields.get("message-headers")
+    if listed is not None and listed.strip():
+        try:
+            decoded = json.loads(listed.decode("utf-8", "replace"))
+        except ValueError as exc:
+            raise MalformedEmail("message-headers", "not valid JSON") from exc
+        if not isinstance(decoded, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in decoded
+        ):
+            raise MalformedEmail("message-headers", "expected a JSON list of [name, value] pairs")
+        pairs = [(p[0], p[1]) for p in decoded]
+    else:
+        for name in _HEADER_FIELDS:
+            value = form.text(name)
+            if value:
+                pairs.append((name, value))
+    headers = parse_header_block(header_block(pairs))
+    sender = form.text("from") or form.text("From")
+    if not sender and "From" not in headers and not envelope_from:
+        raise MalformedEmail("from", "missing: no `from`, `sender` or From header")
+    plain, html = form.text("body-plain"), form.text("body-html")
+    if plain and plain.strip():
+        full_text = plain.replace("\r\n", "\n").strip("\n")
+    elif html and html.strip():
+        full_text = html_to_text(html)
+    else:
+        full_text = ""
+    attachments = [
+        AttachmentMeta(filename=f.filename, content_type=f.content_type[:255], size_bytes=len(f.data))
+        for f in form.files
+        if f.name.startswith("attachment")
+    ]
+    subject = form.text("subject")
+    return assemble(
+        headers,
+        full_text=full_text,
+        attachments=attachments,
+        envelope_from=envelope_from or None,
+        envelope_to=envelope_to,
+        from_override=sender or None,
+        to_override=form.text("To") or form.text("to") or None,
+        cc_override=form.text("Cc") or form.text("cc") or None,
+        subject_override=subject,
+    )
