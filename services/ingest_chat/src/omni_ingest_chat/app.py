@@ -43,13 +43,13 @@ _TWILIO_FORM = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "MessageSid": {"type": "string"},
+                        "MessageSid": {"type": "string", "pattern": "^(SM|MM)[0-9a-f]{32}$"},
                         "AccountSid": {"type": "string"},
                         "MessagingServiceSid": {"type": "string"},
-                        "From": {"type": "string"},
-                        "To": {"type": "string"},
+                        "From": {"type": "string", "pattern": "^(whatsapp:)?\\+[1-9][0-9]{7,14}$"},
+                        "To": {"type": "string", "pattern": "^(whatsapp:)?\\+[1-9][0-9]{7,14}$"},
                         "Body": {"type": "string"},
-                        "NumMedia": {"type": "string"},
+                        "NumMedia": {"type": "string", "pattern": "^([0-9]|10)$"},
                         "MediaUrl0": {"type": "string"},
                         "MediaContentType0": {"type": "string"},
                         "FromCountry": {"type": "string"},

@@ -1,0 +1,127 @@
+"""schemathesis over the served OpenAPI (Twilio bodies mostly signed, so parsing is reached): never a 5xx."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import schemathesis
+import uvicorn
+from chat_samples import AUTH_TOKEN
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+from omni_ingest_chat.app import create_app
+from omni_ingest_chat.domain.twilio_signature import compute_signature
+from omni_ingest_chat.domain.twilio_sms import parse_form
+from omni_ingest_chat.settings import Settings
+from omni_service.kafka import delete_topics, ensure_topics
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(infra: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The real service under uvicorn on a free port, on fresh topics and a flushed Redis database."""
+    import redis
+
+    suffix = f".t{uuid.uuid4().hex[:10]}"
+    asyncio.run(ensure_topics(infra["kafka"], suffix=suffix, max_partitions=1))
+    redis_url = infra["redis"].rsplit("/", 1)[0] + "/14"
+    redis.Redis.from_url(redis_url).flushdb()
+    settings_ = Settings(
+        kafka_bootstrap_servers=infra["kafka"],
+        redis_url=redis_url,
+        omni_topic_suffix=suffix,
+        log_format="console",
+        twilio_auth_token=AUTH_TOKEN,  # type: ignore[arg-type]
+        router_url="http://127.0.0.1:1",
+    )
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings_), host="127.0.0.1", port=port, lifespan="on", log_config=None)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(base + "/readyz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "service did not become ready"
+        time.sleep(0.1)
+    try:
+        yield base, httpx.get(base + "/openapi.json").json()
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        redis.Redis.from_url(redis_url).flushdb()
+        try:
+            asyncio.run(delete_topics(infra["kafka"], suffix=suffix))
+        except Exception:
+            pass
+
+
+OPERATIONS = {
+    ("POST", "/webhooks/sms/twilio"): {200, 400, 401, 413, 415},
+    ("POST", "/v1/chat/sessions"): {201},
+    ("POST", "/v1/chat/sessions/{session_id}/messages"): {202, 400, 404, 413},
+    ("POST", "/v1/chat/sessions/{session_id}/close"): {400, 404, 503},  # no router runs here
+}
+
+
+def _form(body: Any) -> bytes:
+    if isinstance(body, dict):
+        return urlencode([(str(k), str(v)) for k, v in body.items()]).encode()
+    return body if isinstance(body, bytes) else str(body).encode()
+
+
+@pytest.mark.parametrize(("method", "path"), list(OPERATIONS))
+def test_generated_requests_never_get_a_server_error(
+    served: tuple[str, dict[str, Any]], method: str, path: str
+) -> None:
+    base, document = served
+    allowed = OPERATIONS[(method, path)]
+    operation = schemathesis.openapi.from_dict(document)[path][method]
+    cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(case=cases, sign=st.integers(0, 4).map(lambda i: i != 4))
+    def check(case: schemathesis.Case, sign: bool) -> None:
+        headers = {k.lower(): str(v) for k, v in (case.headers or {}).items() if str(v).isascii() and k.isascii()}
+        url = base + case.formatted_path
+        if path == "/webhooks/sms/twilio":
+            raw = _form(case.body)
+            headers["content-type"] = "application/x-www-form-urlencoded"
+            if sign:
+                try:
+                    headers["x-twilio-signature"] = compute_signature(AUTH_TOKEN, url, parse_form(raw))
+                except ValueError:
+                    pass
+        else:
+            raw = b"" if case.body is None else json.dumps(case.body, default=str).encode()
+            headers["content-type"] = "application/json"
+        response = httpx.post(url, content=raw, headers=headers, params=case.query or None, timeout=30)
+        assert response.status_code in allowed, (response.status_code, response.text)
+        assert isinstance(response.json() if response.status_code != 200 else {}, dict)
+
+    check()
