@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from omni_analytics import scenario
 from omni_analytics.domain import DURATION_BUCKETS, HistogramCounts, KpiState
 from omni_schemas import CloudEvent
-from tests import scenario
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 NOW = (START + timedelta(seconds=scenario.READ_AT)).timestamp()

@@ -1,4 +1,4 @@
-"""The scripted scenario with hand-computed KPIs, shared by unit and integration tests.
+"""A scripted scenario with hand-computed KPIs: the reference for unit and integration tests and demos.
 
 Times are seconds after `start`; the KPIs are read at `start + 1800` with a one-hour window,
 so every outcome is inside the window. Thresholds: billing 3600 s, every other queue 60 s.
