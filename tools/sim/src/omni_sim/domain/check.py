@@ -89,6 +89,7 @@ def check_run(
     *,
     capacities: dict[str, dict[str, int]],
     analytics_delta: dict[str, float] | None = None,
+    sla_events: list[CloudEvent] | None = None,
 ) -> CheckResult:
     """Every invariant of the fault suite; violations name the ref, conversation or agent."""
     result = CheckResult()
@@ -118,6 +119,8 @@ def check_run(
     if repeats:
         result.notes.append(f"{repeats} repeated assigned event(s) for the agent already holding the conversation")
     result.violations += _capacity(view, capacities)
+    if sla_events is not None:
+        result.violations += _sla_outcomes(view, sla_events)
 
     counts = {
         "messages": float(sum(1 for ref in accepted if ref in view.message_of_ref)),
@@ -201,4 +204,23 @@ def _capacity(view: RunView, capacities: dict[str, dict[str, int]]) -> list[str]
         limit = capacities.get(agent, {}).get(group)
         if limit is not None and peak > limit:
             violations.append(f"agent {agent} held {peak} {group} conversations at once, capacity {limit}")
+    return violations
+
+
+def _sla_outcomes(view: RunView, sla_events: list[CloudEvent]) -> list[str]:
+    """Each deadline of this run's conversations ends at most once: one breach or one met, not both."""
+    outcomes: dict[tuple[str, str, int], list[str]] = defaultdict(list)
+    seen: set[str] = set()
+    for event in sla_events:
+        conv = str(_get(event, "conversation_id"))
+        if conv not in view.conversation_events or str(event.id) in seen:
+            continue
+        seen.add(str(event.id))
+        kind = event.type.removeprefix("omni.sla.").removesuffix(".v1")
+        if kind in ("breached", "met"):
+            outcomes[(conv, str(_get(event, "metric")), int(_get(event, "cycle") or 1))].append(kind)
+    violations = []
+    for (conv, metric, cycle), kinds in sorted(outcomes.items()):
+        if len(kinds) > 1:
+            violations.append(f"conversation {conv} {metric} (cycle {cycle}) ended {len(kinds)} times: {kinds}")
     return violations
