@@ -36,7 +36,15 @@ def scenarios(draw: st.DrawFn) -> tuple[Script, dict[str, str], dict[str, str]]:
         t = float(draw(st.integers(0, 3000)))
         gaps = draw(st.lists(st.integers(1, 600), min_size=8, max_size=8))
 
-        def step(kind_: str, k: int, **fields: object) -> None:
+        def step(
+            kind_: str,
+            k: int,
+            name: str = name,
+            channel: str = channel,
+            t: float = t,
+            gaps: list[int] = gaps,
+            **fields: object,
+        ) -> None:
             script.conv(kind_, name, channel, t + sum(gaps[:k]), **fields)
 
         step("opened", 0)
