@@ -49,10 +49,16 @@ def make_roster(
     for i in range(count):
         # every intent gets a strong agent in each language among the first 2 * len(intents) agents
         primary = intents[i % len(intents)]
-        skills = {primary.value: rng.randint(7, 10)}
-        for other in rng.sample([x for x in intents if x is not primary], k=2):
-            skills[other.value] = rng.randint(2, 6)
+        # every agent can take every queue of config/routing.yaml (billing >= 5, technical >= 4,
+        # social_media >= 2); levels differ, so best_skill routing has a real choice
+        skills = {intent.value: rng.randint(5, 7) for intent in intents}
+        skills[primary.value] = rng.randint(8, 10)
+        skills["social_media"] = rng.randint(3, 9)
         languages: tuple[str, ...] = ("ja", "en") if i % 3 == 0 else (("ja",) if i % 2 else ("en",))
+        if "ja" in languages:
+            skills["keigo"] = rng.randint(6, 9)
+        if i % 4 == 0:
+            skills["vip_care"] = rng.randint(5, 8)
         away: tuple[tuple[float, float], ...] = ()
         if seconds >= 30 and i % 4 == 3:
             start = rng.uniform(0.3, 0.6) * seconds
