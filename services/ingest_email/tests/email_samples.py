@@ -42,7 +42,7 @@ JAPANESE_ISO2022 = (
     b"\x1b$B;3EDMM\x1b(B\r\n\r\n\x1b$B$*@$OC$K$J$C$F$*$j$^$9!#\x1b(B\r\n"
     b"\x1b$BCmJ8HV9f\x1b(B42\x1b$B$NG[Aw>u67$r65$($F$/$@$5$$!#\x1b(B\r\n\r\n"
     b"2024\x1b$BG/\x1b(B5\x1b$B7n\x1b(B14\x1b$BF|\x1b(B(\x1b$B2P\x1b(B) 10:00 \x1b$B%5%]!<%H\x1b(B <support@example.com>:\r\n"
-    b"> \x1b$B$4CmJ8$\"$j$,$H$&$4$6$$$^$9!#\x1b(B\r\n"
+    b'> \x1b$B$4CmJ8$"$j$,$H$&$4$6$$$^$9!#\x1b(B\r\n'
     b"> \x1b$BH/Aw$OL@F|$NM=Dj$G$9!#\x1b(B\r\n"
 )
 
@@ -211,3 +211,75 @@ Content-Type: text/plain
 
 Is anyone there?
 """
+
+
+def multipart(fields: dict[str, bytes | str], files: list[tuple[str, str, str, bytes]] = ()) -> tuple[str, bytes]:
+    """A multipart/form-data body as SendGrid and Mailgun post it: fields as raw bytes, files with types."""
+    boundary = "xYzZY"
+    out = b""
+    for name, value in fields.items():
+        data = value.encode() if isinstance(value, str) else value
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + data + b"\r\n"
+    for name, filename, ctype, data in files:
+        out += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                f"Content-Type: {ctype}\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    out += f"--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", out
+
+
+SENDGRID_JAPANESE_FIELDS: dict[str, bytes | str] = {
+    "headers": (
+        "Received: by mx0047p1mdw1.sendgrid.net with SMTP id 6WCVv7KAWn Wed, 27 Jul 2016 20:53:06 +0000 (UTC)\n"
+        "From: =?iso-2022-jp?b?GyRCOzNFRBsoQiAbJEJCQE86GyhC?= <taro.yamada@example.jp>\n"
+        "To: support@parse.example.com\n"
+        "Subject: =?iso-2022-jp?b?GyRCQ21KOEhWOWYbKEI0MhskQiRLJEQkJCRGGyhC?=\n"
+        "Date: Tue, 14 May 2024 19:05:00 +0900\n"
+        "Message-ID: <sg-ja-1@example.jp>\n"
+        "In-Reply-To: <ticket-7-msg-1@example.com>\n"
+        "References: <ticket-7-root@example.com> <ticket-7-msg-1@example.com>\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: multipart/mixed; boundary=001a113df448cad2d00538c4d6c8\n"
+    ),
+    "from": "山田 太郎 <taro.yamada@example.jp>",
+    "to": "support@parse.example.com",
+    "subject": "注文番号42について".encode("iso2022_jp"),
+    "text": "お世話になっております。\n配送状況を教えてください。\n\n2024年5月14日(火) 10:00 サポート <support@example.com>:\n> ご注文ありがとうございます。\n".encode(
+        "iso2022_jp"
+    ),
+    "html": "<p>お世話になっております。</p>".encode("iso2022_jp"),
+    "envelope": '{"to":["support@parse.example.com"],"from":"taro.yamada@example.jp"}',
+    "charsets": '{"to":"UTF-8","html":"iso-2022-jp","subject":"iso-2022-jp","from":"UTF-8","text":"iso-2022-jp"}',
+    "sender_ip": "209.85.223.172",
+    "spam_score": "0.011",
+    "SPF": "pass",
+    "dkim": "{@example.jp : pass}",
+    "attachments": "1",
+    "attachment-info": '{"attachment1":{"filename":"見積書.pdf","name":"見積書.pdf","type":"application/pdf"}}',
+}
+SENDGRID_ATTACHMENT = ("attachment1", "見積書.pdf", "application/pdf", b"%PDF-1.4\n%\xc7\xec\x8f\xa2\n")
+
+MAILGUN_FIELDS: dict[str, str] = {
+    "recipient": "support@mg.example.com",
+    "sender": "alice@example.org",
+    "from": "Alice <alice@example.org>",
+    "subject": "Re: Order 42",
+    "body-plain": "Thanks!\r\n\r\nOn Mon, May 13, 2024 at 9:00 AM Support <support@mg.example.com> wrote:\r\n> Shipped.\r\n",
+    "stripped-text": "Thanks!",
+    "stripped-signature": "",
+    "body-html": "<div>Thanks!</div>",
+    "message-headers": (
+        '[["Received", "from mail.example.org"], ["Message-Id", "<mg-1@example.org>"], '
+        '["In-Reply-To", "<ticket-42-msg-1@mg.example.com>"], '
+        '["References", "<ticket-42-root@mg.example.com> <ticket-42-msg-1@mg.example.com>"], '
+        '["Date", "Tue, 14 May 2024 10:00:00 +0000"], ["From", "Alice <alice@example.org>"], '
+        '["To", "support@mg.example.com"], ["Subject", "Re: Order 42"]]'
+    ),
+    "Message-Id": "<mg-1@example.org>",
+    "attachment-count": "0",
+}

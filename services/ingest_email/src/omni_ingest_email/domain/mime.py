@@ -108,9 +108,7 @@ def _addresses(msg: Message, name: str) -> list[tuple[str | None, str]]:
     """(display name, lower-cased address) pairs of an address header."""
     raw_value = _raw(msg, name)
     if raw_value is not None and _JAPANESE_WORDS.search(raw_value):
-        return [
-            (_decode_words(n) or None, a.lower()) for n, a in email.utils.getaddresses([raw_value]) if "@" in a
-        ]
+        return [(_decode_words(n) or None, a.lower()) for n, a in email.utils.getaddresses([raw_value]) if "@" in a]
     try:
         h = msg.get(name)
         if h is None:

@@ -1,0 +1,176 @@
+"""Raw RFC 5322 mails as real mailers send them, parsed into the facts the event carries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import email_samples as samples
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from omni_ingest_email.domain import parse_rfc5322
+from omni_ingest_email.domain.charsets import decode_bytes
+from omni_ingest_email.domain.mime import message_ids
+
+
+def test_plain_english_reply_strips_quote_and_signature_but_keeps_full_body() -> None:
+    mail = parse_rfc5322(samples.ENGLISH_REPLY, envelope_from="alice@example.org", envelope_to=["Support@Example.com"])
+    assert mail.text == "Thanks! The parcel has not arrived yet, can you check the tracking number?"
+    assert "> Your order 42 has shipped." in mail.full_text
+    assert "Alice Smith\nACME Corp" in mail.full_text
+    assert mail.from_address == "alice@example.org"
+    assert mail.from_name == "Alice Smith"
+    assert mail.message_id == "reply-2@example.org"
+    assert mail.in_reply_to == "ticket-42-msg-1@example.com"
+    assert mail.references == ("ticket-42-root@example.com", "ticket-42-msg-1@example.com")
+    assert mail.sent_at == datetime(2024, 5, 14, 10, 0, tzinfo=UTC)
+    assert mail.envelope_to == ("support@example.com",)
+    assert not mail.auto_reply
+
+
+def test_iso_2022_jp_body_and_encoded_headers_decode_to_japanese() -> None:
+    mail = parse_rfc5322(samples.JAPANESE_ISO2022)
+    assert mail.subject == "注文番号42について"
+    assert mail.from_name == "山田 太郎"
+    assert mail.text == "山田様\n\nお世話になっております。\n注文番号42の配送状況を教えてください。"
+    assert "2024年5月14日(火) 10:00 サポート <support@example.com>:" in mail.full_text
+    assert mail.sent_at == datetime(2024, 5, 14, 10, 5, tzinfo=UTC)
+
+
+def test_shift_jis_base64_keeps_microsoft_extension_characters() -> None:
+    mail = parse_rfc5322(samples.SHIFT_JIS_BASE64)
+    assert mail.subject == "①の件について"
+    assert mail.from_name == "①の件について"
+    assert "①の件、明日～明後日で対応可能でしょうか。" in mail.text
+    assert "\ufffd" not in mail.full_text
+
+
+def test_html_only_quoted_printable_becomes_text_without_the_gmail_quote() -> None:
+    mail = parse_rfc5322(samples.HTML_ONLY_QP)
+    assert mail.subject == "Invoice — wrong amount"
+    assert mail.text == "Hi team,\n\nMy invoice #981 shows the wrong amount. Café order."
+    assert "We will reply soon." in mail.full_text
+    assert "<div" not in mail.full_text
+
+
+def test_alternative_prefers_plain_and_lists_attachments_with_encoded_names() -> None:
+    mail = parse_rfc5322(samples.ALTERNATIVE_WITH_ATTACHMENTS)
+    assert mail.text.startswith("Please send a quote for the attached list.")
+    assert "<b>" not in mail.text
+    assert [(a.filename, a.content_type) for a in mail.attachments] == [
+        ("list.pdf", "application/pdf"),
+        ("見積書.pdf", "application/pdf"),
+        ("請求書.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ]
+    assert mail.attachments[0].size_bytes == 78
+    assert mail.attachments[1].size_bytes == len(b"%PDF-1.4\n")
+    assert mail.to == ("support@example.com", "sales@example.com")
+    assert mail.cc == ("dave@example.com",)
+
+
+def test_outlook_japanese_reply_cuts_at_original_message_separator() -> None:
+    mail = parse_rfc5322(samples.OUTLOOK_JAPANESE_REPLY)
+    assert mail.text == "ご回答ありがとうございます。\n承知いたしました。"
+    assert mail.subject == "RE: お問い合わせ"
+    assert mail.from_name == "鈴木 花子"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (samples.BOUNCE_DSN, "auto_submitted"),
+        (samples.DSN_WITHOUT_AUTO_SUBMITTED, "delivery_status"),
+        (samples.OUT_OF_OFFICE, "auto_submitted"),
+        (samples.BULK_NEWSLETTER, "precedence"),
+        (samples.OUT_OF_OFFICE.replace(b"Auto-Submitted: auto-replied\n", b"X-Autoreply: yes\n"), "x_autoreply"),
+        (samples.OUT_OF_OFFICE.replace(b"Auto-Submitted: auto-replied\n", b"Auto-Submitted: no\n"), "subject"),
+        (
+            samples.NO_MESSAGE_ID.replace(b"From: nobody-knows@example.org", b"From: MAILER-DAEMON@example.org"),
+            "mailer_daemon",
+        ),
+    ],
+)
+def test_machine_mail_is_flagged_with_its_reason(raw: bytes, reason: str) -> None:
+    mail = parse_rfc5322(raw)
+    assert mail.auto_reply
+    assert mail.auto_reply_reason == reason
+
+
+def test_null_reverse_path_marks_a_bounce() -> None:
+    assert parse_rfc5322(samples.NO_MESSAGE_ID, envelope_from="").auto_reply_reason == "null_sender"
+    assert parse_rfc5322(samples.NO_MESSAGE_ID, envelope_from="x@example.org").auto_reply_reason is None
+
+
+def test_dsn_lists_its_report_parts_as_attachments_and_reads_the_notification() -> None:
+    mail = parse_rfc5322(samples.BOUNCE_DSN)
+    assert mail.text.startswith("This is the mail system")
+    assert [a.content_type for a in mail.attachments] == ["message/delivery-status", "text/rfc822-headers"]
+
+
+def test_format_flowed_soft_breaks_are_joined() -> None:
+    raw = (
+        b"From: a@example.org\r\nMessage-ID: <f@x>\r\n"
+        b"Content-Type: text/plain; charset=utf-8; format=flowed; delsp=yes\r\n\r\n"
+        b"This line is so long that the mailer broke it into two lines \r\nat the soft break.\r\n"
+    )
+    assert parse_rfc5322(raw).text == "This line is so long that the mailer broke it into two linesat the soft break."
+
+
+def test_undeclared_iso_2022_jp_is_recognized_by_its_escape_sequences() -> None:
+    data = "お問い合わせ".encode("iso2022_jp")
+    assert decode_bytes(data, None) == "お問い合わせ"
+    assert decode_bytes(data, "us-ascii") == "お問い合わせ"
+
+
+def test_raw_8bit_utf8_headers_are_decoded() -> None:
+    raw = "From: 山田 <y@example.jp>\r\nSubject: 返品について\r\nMessage-ID: <8bit@x>\r\n\r\n本文です。\r\n".encode()
+    mail = parse_rfc5322(raw)
+    assert mail.subject == "返品について"
+    assert mail.text == "本文です。"
+
+
+def test_message_ids_tolerate_comments_and_missing_brackets() -> None:
+    assert message_ids("<a@b> (added by relay)") == ["a@b"]
+    assert message_ids("  bare@id ") == ["bare@id"]
+    assert message_ids("<r1@x>\r\n <r2@x>") == ["r1@x", "r2@x"]
+    assert message_ids(None) == []
+
+
+def test_missing_sender_fields_give_no_address() -> None:
+    mail = parse_rfc5322(b"Subject: x\r\n\r\nbody\r\n")
+    assert mail.from_address is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_never_crash_the_parser(raw: bytes) -> None:
+    mail = parse_rfc5322(raw)
+    assert isinstance(mail.text, str)
+    assert mail.fingerprint
+
+
+_WORD = st.text(alphabet="abcXYZ019あいうアイウ漢字日本語ー", min_size=1, max_size=8)
+_LINE = st.lists(_WORD, min_size=1, max_size=6).map(" ".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    subject=_LINE,
+    lines=st.lists(_LINE, min_size=1, max_size=8),
+    charset=st.sampled_from(["utf-8", "iso-2022-jp", "shift_jis", "euc-jp"]),
+)
+def test_japanese_and_english_text_round_trips_in_every_charset(subject: str, lines: list[str], charset: str) -> None:
+    from email.message import EmailMessage
+
+    body = "\n".join(lines)
+    msg = EmailMessage()
+    msg["From"] = "Customer <c@example.org>"
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<gen@example.org>"
+    msg.set_content(body + "\n", charset=charset)
+    mail = parse_rfc5322(msg.as_bytes())
+    assert mail.full_text == body
+    assert mail.text == body
+    assert mail.subject == subject
+    assert mail.from_address == "c@example.org"

@@ -1,0 +1,186 @@
+"""SendGrid Inbound Parse and Mailgun route posts, in the providers' formats, to the same ParsedEmail."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import email_samples as samples
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from omni_ingest_email.domain import MalformedEmail, choose_thread_key, dedupe_key, parse_rfc5322, to_message
+from omni_ingest_email.domain.forms import parse_form
+from omni_ingest_email.domain.mailgun import parse_mailgun, signature_problem
+from omni_ingest_email.domain.sendgrid import basic_auth_ok, parse_sendgrid
+from omni_schemas import Provider
+
+
+def test_sendgrid_parsed_mode_decodes_fields_in_their_posted_charsets() -> None:
+    ctype, body = samples.multipart(samples.SENDGRID_JAPANESE_FIELDS, [samples.SENDGRID_ATTACHMENT])
+    mail = parse_sendgrid(parse_form(ctype, body))
+    assert mail.subject == "注文番号42について"
+    assert mail.text == "お世話になっております。\n配送状況を教えてください。"
+    assert mail.from_address == "taro.yamada@example.jp"
+    assert mail.from_name == "山田 太郎"
+    assert mail.message_id == "sg-ja-1@example.jp"
+    assert mail.references[0] == "ticket-7-root@example.com"
+    assert mail.envelope_to == ("support@parse.example.com",)
+    assert [(a.filename, a.content_type, a.size_bytes) for a in mail.attachments] == [
+        ("見積書.pdf", "application/pdf", len(samples.SENDGRID_ATTACHMENT[3]))
+    ]
+
+
+def test_sendgrid_raw_mode_parses_the_email_field_like_smtp() -> None:
+    ctype, body = samples.multipart(
+        {"envelope": '{"to":["support@parse.example.com"],"from":"alice@example.org"}', "email": samples.ENGLISH_REPLY}
+    )
+    via_sendgrid = parse_sendgrid(parse_form(ctype, body))
+    via_smtp = parse_rfc5322(samples.ENGLISH_REPLY)
+    assert via_sendgrid.text == via_smtp.text
+    assert choose_thread_key(via_sendgrid) == choose_thread_key(via_smtp)
+    assert via_sendgrid.envelope_to == ("support@parse.example.com",)
+
+
+def test_sendgrid_html_only_post_becomes_text() -> None:
+    fields = dict(samples.SENDGRID_JAPANESE_FIELDS)
+    del fields["text"]
+    mail = parse_sendgrid(parse_form(*samples.multipart(fields)))
+    assert mail.text == "お世話になっております。"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"text": "hi"}, "from"),
+        ({"from": "a@example.org", "envelope": "{not json"}, "envelope"),
+        ({"from": "a@example.org", "envelope": '{"to": 5}'}, "envelope.to"),
+        ({"from": "a@example.org", "charsets": "[1]"}, "charsets"),
+        ({"email": "  "}, "email"),
+    ],
+)
+def test_sendgrid_malformed_posts_name_the_field(fields: dict[str, bytes | str], field: str) -> None:
+    with pytest.raises(MalformedEmail) as err:
+        parse_sendgrid(parse_form(*samples.multipart(fields)))
+    assert err.value.field == field
+
+
+def test_basic_auth_is_checked_for_user_and_password() -> None:
+    good = "Basic " + base64.b64encode(b"parse:s3cret").decode()
+    assert basic_auth_ok(good, user="parse", password="s3cret")
+    assert not basic_auth_ok(good, user="parse", password="other")
+    assert not basic_auth_ok("Basic " + base64.b64encode(b"parse").decode(), user="parse", password="")
+    assert not basic_auth_ok("Bearer x", user="parse", password="s3cret")
+    assert not basic_auth_ok("Basic !!!", user="parse", password="s3cret")
+    assert not basic_auth_ok(None, user="parse", password="s3cret")
+
+
+def _sign(key: str, timestamp: str, token: str) -> str:
+    return hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+
+
+def test_mailgun_signature_recipe_freshness_and_tampering() -> None:
+    now = 1_715_680_000.0
+    ts, token = str(int(now)), "5egbgr1vjgqxtrnp65xfznchgdccwh5d6i09vijqi3whgowmn6"
+    good = _sign("key-1", ts, token)
+    assert signature_problem("key-1", timestamp=ts, token=token, signature=good, now=now) is None
+    assert signature_problem("key-1", timestamp=ts, token=token, signature=good.upper(), now=now + 899) is None
+    assert signature_problem("key-2", timestamp=ts, token=token, signature=good, now=now) == "bad_signature"
+    assert signature_problem("key-1", timestamp=ts, token=token + "x", signature=good, now=now) == "bad_signature"
+    assert signature_problem("key-1", timestamp=ts, token=token, signature=good, now=now + 901) == "stale_timestamp"
+    assert signature_problem("key-1", timestamp=ts, token=token, signature=None, now=now) == "missing_signature"
+    assert signature_problem("key-1", timestamp="soon", token=token, signature=good, now=now) == "bad_signature"
+
+
+def test_mailgun_urlencoded_route_post_threads_from_message_headers() -> None:
+    import urllib.parse
+
+    body = urllib.parse.urlencode(samples.MAILGUN_FIELDS).encode()
+    mail = parse_mailgun(parse_form("application/x-www-form-urlencoded", body))
+    assert mail.text == "Thanks!"
+    assert mail.message_id == "mg-1@example.org"
+    assert mail.references == ("ticket-42-root@mg.example.com", "ticket-42-msg-1@mg.example.com")
+    assert mail.envelope_to == ("support@mg.example.com",)
+    assert mail.envelope_from == "alice@example.org"
+    assert mail.sent_at == datetime(2024, 5, 14, 10, 0, tzinfo=UTC)
+
+
+def test_mailgun_multipart_with_attachment_and_raw_mime_mode() -> None:
+    ctype, body = samples.multipart(samples.MAILGUN_FIELDS, [("attachment-1", "photo.jpg", "image/jpeg", b"\xff\xd8")])
+    mail = parse_mailgun(parse_form(ctype, body))
+    assert [(a.filename, a.content_type, a.size_bytes) for a in mail.attachments] == [("photo.jpg", "image/jpeg", 2)]
+    ctype, body = samples.multipart({"recipient": "support@mg.example.com", "body-mime": samples.JAPANESE_ISO2022})
+    raw_mode = parse_mailgun(parse_form(ctype, body))
+    assert raw_mode.subject == "注文番号42について"
+
+
+def test_form_errors_are_malformed_not_crashes() -> None:
+    with pytest.raises(MalformedEmail):
+        parse_form("application/json", b"{}")
+    with pytest.raises(MalformedEmail):
+        parse_form("multipart/form-data", b"--x\r\n")
+    with pytest.raises(MalformedEmail):
+        parse_form("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.binary(max_size=600),
+    st.sampled_from(["multipart/form-data; boundary=xYzZY", "application/x-www-form-urlencoded"]),
+)
+def test_any_posted_bytes_parse_or_are_malformed(body: bytes, ctype: str) -> None:
+    try:
+        form = parse_form(ctype, b"--xYzZY\r\n" + body if ctype.startswith("multipart") else body)
+        parse_sendgrid(form)
+        parse_mailgun(form)
+    except MalformedEmail:
+        pass
+
+
+def test_normalized_event_carries_threading_language_and_flags() -> None:
+    mail = parse_rfc5322(samples.JAPANESE_ISO2022, envelope_to=["support@example.com"])
+    received = datetime(2024, 5, 14, 10, 5, 3, tzinfo=UTC)
+    message = to_message(
+        mail,
+        provider=Provider.SMTP,
+        thread_key=choose_thread_key(mail).thread_key,
+        message_id=uuid4(),
+        received_at=received,
+    )
+    assert message.thread_key == "email:ticket-7-root@example.com"
+    assert message.language == "ja"
+    assert message.customer.address == "taro.yamada@example.jp"
+    assert message.customer.display_name == "山田 太郎"
+    assert message.provider_message_id == "20240514190500.ABCD@example.jp"
+    assert message.full_text is not None and "> " in message.full_text
+    assert message.email is not None and message.email.envelope_to == ["support@example.com"]
+    assert not message.auto_reply
+
+
+def test_english_text_is_detected_and_bounces_are_flagged_in_the_event() -> None:
+    mail = parse_rfc5322(samples.BOUNCE_DSN)
+    message = to_message(
+        mail, provider=Provider.SMTP, thread_key="email:x", message_id=uuid4(), received_at=datetime.now(UTC)
+    )
+    assert message.auto_reply
+    assert message.language == "en"
+
+
+def test_mail_without_any_sender_cannot_become_a_message() -> None:
+    mail = parse_rfc5322(b"Subject: x\r\n\r\nbody\r\n")
+    with pytest.raises(MalformedEmail):
+        to_message(
+            mail, provider=Provider.SMTP, thread_key="email:x", message_id=uuid4(), received_at=datetime.now(UTC)
+        )
+
+
+def test_dedupe_key_is_stable_across_relays_but_differs_for_reused_message_ids() -> None:
+    relayed = b"Received: from backup-mx.example.com\r\n" + samples.ENGLISH_REPLY
+    assert dedupe_key(parse_rfc5322(samples.ENGLISH_REPLY)) == dedupe_key(parse_rfc5322(relayed))
+    other_body = samples.ENGLISH_REPLY.replace(b"Thanks!", b"Hello!")
+    assert dedupe_key(parse_rfc5322(other_body)) != dedupe_key(parse_rfc5322(samples.ENGLISH_REPLY))
+    assert dedupe_key(parse_rfc5322(samples.NO_MESSAGE_ID)).startswith("fp:")
