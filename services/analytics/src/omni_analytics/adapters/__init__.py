@@ -1,0 +1,1 @@
+"""Thin edges of the analytics service: PostgreSQL checkpoints, Kafka partitions, Prometheus export."""

@@ -1,0 +1,189 @@
+"""The shell: restore the checkpoint, fold every consumed event into the KPI state, checkpoint.
+
+Restart correctness (kill -9 included): state and offsets are saved together, in one row, every
+`analytics_checkpoint_seconds`. On start the state is loaded and every partition is read again
+from the offset saved with it, so each event after the checkpoint is folded exactly once into
+exactly the state it had. Redeliveries by producers (same CloudEvents id) are ignored by the fold.
+Readiness waits until the partitions' ends as of start-up have been folded, so the gauges a
+restarted process exports are the ones it had before, not a half-rebuilt state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import structlog
+from aiokafka import TopicPartition
+
+from omni_analytics.adapters.checkpoint import CheckpointStore
+from omni_analytics.adapters.partitions import PartitionReader
+from omni_analytics.domain import KpiConfig, KpiState
+from omni_schemas import EventValidationError, parse_event
+from omni_schemas.topics import AGENTS, CONVERSATIONS, MESSAGES, SLA
+from omni_service.kafka import EventPublisher, retry_transient
+from omni_service.metrics import ServiceMetrics
+
+log = structlog.get_logger(__name__)
+
+CONSUMED_TOPICS = [CONVERSATIONS, AGENTS, SLA, MESSAGES]
+
+
+class KpiPipeline:
+    """Owns the KPI state; one task reads, decodes and folds, and checkpoints on a timer."""
+
+    def __init__(
+        self,
+        *,
+        config: KpiConfig,
+        reader: PartitionReader,
+        store: CheckpointStore,
+        publisher: EventPublisher,
+        metrics: ServiceMetrics,
+        checkpoint_every_s: float = 5.0,
+        batch_size: int = 2000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.state = KpiState(config)
+        self.reader = reader
+        self.store = store
+        self.publisher = publisher
+        self.metrics = metrics
+        self.service = metrics.service
+        self.checkpoint_every_s = checkpoint_every_s
+        self.batch_size = batch_size
+        self.clock = clock
+        self.offsets: dict[tuple[str, int], int] = {}
+        self.caught_up = False
+        self.checkpoint_ok = True
+        self.last_checkpoint: float | None = None
+        self._targets: dict[tuple[str, int], int] = {}
+        self._dirty = False
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="analytics-fold")
+
+    async def _restore(self) -> None:
+        saved = await retry_transient(self.store.load, what="load checkpoint")
+        if saved is not None:
+            self.state = KpiState.from_dict(saved.state, self.config)
+            self.offsets = dict(saved.offsets)
+            log.info("checkpoint restored", events=saved.events, partitions=len(saved.offsets))
+        else:
+            log.info("no checkpoint: folding the topics from the beginning")
+
+    async def _run(self) -> None:
+        try:
+            await self._restore()
+            await self.reader.connect()
+            await self._assign()
+            self._targets = await self.reader.end_offsets()
+            next_checkpoint = time.monotonic() + self.checkpoint_every_s
+            next_assign = time.monotonic() + 30.0
+            while not self._stopping:
+                batch = await self.reader.fetch(max_records=self.batch_size)
+                if batch:
+                    await self._fold(batch)
+                if not self.caught_up:
+                    self.caught_up = all(self.offsets.get(k, 0) >= end for k, end in self._targets.items())
+                    if self.caught_up:
+                        log.info("caught up with the topics", events=self.state.applied)
+                now = time.monotonic()
+                if now >= next_checkpoint:
+                    await self.checkpoint()
+                    next_checkpoint = now + self.checkpoint_every_s
+                if now >= next_assign:
+                    await self._assign()
+                    next_assign = now + 30.0
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("fold loop crashed")
+            raise
+
+    async def _assign(self) -> None:
+        while True:
+            added = await self.reader.assign(self.offsets)
+            if self.reader.assigned:
+                if added:
+                    log.info("partitions assigned", count=len(added))
+                return
+            log.warning("topics not found yet; waiting", topics=CONSUMED_TOPICS)
+            await asyncio.sleep(1.0)
+
+    async def _fold(self, batch: dict[TopicPartition, list[object]]) -> None:
+        now = self.clock()
+        for tp, records in batch.items():
+            started = time.perf_counter()
+            topic = self.reader.contract_name(tp.topic)
+            last = None
+            for record in records:
+                value: bytes = record.value or b""  # type: ignore[attr-defined]
+                try:
+                    event = parse_event(value, topic=topic, key=record.key)  # type: ignore[attr-defined]
+                except EventValidationError as exc:
+                    self.metrics.errors.labels(self.service, "decode").inc()
+                    await self.publisher.dead_letter(
+                        value,
+                        reason=str(exc),
+                        source_topic=topic,
+                        source_partition=tp.partition,
+                        source_offset=record.offset,  # type: ignore[attr-defined]
+                        key=record.key,  # type: ignore[attr-defined]
+                        headers=tuple(record.headers or ()),  # type: ignore[attr-defined]
+                        category="invalid",
+                    )
+                else:
+                    self.state.apply(event, now=now)
+                last = record.offset  # type: ignore[attr-defined]
+            if last is not None:
+                self.offsets[(topic, tp.partition)] = last + 1
+                self._dirty = True
+            self.metrics.events_in.labels(self.service, topic).inc(len(records))
+            self.metrics.handler_seconds.labels(self.service, topic).observe(time.perf_counter() - started)
+            high = self.reader.highwater(tp)
+            if high is not None and last is not None:
+                self.metrics.consumer_lag.labels(self.service, topic, str(tp.partition)).set(max(0, high - last - 1))
+
+    async def checkpoint(self) -> bool:
+        """Save state and offsets together (skipped when nothing changed); False when PostgreSQL failed."""
+        if not self._dirty:
+            return True
+        offsets = dict(self.offsets)
+        doc = self.state.to_dict(self.clock())
+        try:
+            size = await self.store.save(offsets, doc, events=self.state.applied)
+        except Exception as exc:  # PostgreSQL away: keep folding, try again next time
+            self.checkpoint_ok = False
+            self.metrics.errors.labels(self.service, "checkpoint").inc()
+            log.warning("checkpoint failed", error=f"{type(exc).__name__}: {exc}")
+            return False
+        self._dirty = False
+        self.checkpoint_ok = True
+        self.last_checkpoint = self.clock()
+        log.debug("checkpoint saved", bytes=size, events=self.state.applied)
+        return True
+
+    def ready(self) -> bool:
+        return self._task is not None and not self._task.done() and self.caught_up and self.checkpoint_ok
+
+    async def stop(self) -> None:
+        """Stop reading and save a last checkpoint (SIGTERM path)."""
+        self._stopping = True
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 10)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            except Exception:
+                pass
+        if self.reader.assigned:
+            await self.checkpoint()
+        await self.reader.close()
