@@ -1,0 +1,1 @@
+"""Thin edges of the SLA service: PostgreSQL, the SLA file, a scan of the SLA topic."""

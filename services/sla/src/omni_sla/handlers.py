@@ -1,0 +1,455 @@
+"""The shell of the SLA service: conversation events in, durable timers, SLA events out, once.
+
+- A conversation event is applied under a row lock on the conversation: the domain decides,
+  and in the same transaction the timers are replaced and the decisions due now are recorded
+  in the `sla_emitted` outbox (unique per conversation, metric, cycle and slot). A redelivered
+  event (offset not past the last applied one) changes nothing.
+- The fire loop wakes for the earliest timer of the owned partitions, deletes the due timers
+  (only if still pending with that instant) and records their decisions in one transaction.
+- The publisher loop publishes recorded decisions in order and marks them published. Event ids
+  are derived from the key, and on (re)assignment of a partition its unpublished decisions are
+  first looked up on the SLA topic, so a crash between commit and acknowledgement neither loses
+  nor duplicates an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from omni_schemas import CloudEvent, parse_event, to_record
+from omni_schemas.topics import CONVERSATIONS, SLA
+from omni_service.kafka import EventPublisher, Incoming, retry_transient
+from omni_sla.adapters import postgres as db
+from omni_sla.adapters.kafka_scan import published_ids
+from omni_sla.domain.clocks import (
+    ConversationFact,
+    Emission,
+    Fact,
+    Kind,
+    Outcome,
+    TimerKey,
+    apply,
+    state_from_dict,
+    state_to_dict,
+)
+from omni_sla.domain.policies import SlaConfig
+from omni_sla.timers import (
+    KIND_CODE,
+    METRIC_CODE,
+    METRICS,
+    TIMER_KINDS,
+    TimerWheel,
+    from_us,
+    pack_key,
+    to_us,
+    unpack,
+)
+
+log = structlog.get_logger(__name__)
+
+EVENT_NAMESPACE = uuid.UUID("6b1f3c52-5f0e-4d1a-9a57-2f6a3f0c5e11")
+_FACTS = {f"omni.conversation.{f.value}.v1": f for f in Fact if f is not Fact.OTHER}
+_MOVES_CLOCKS = {
+    Fact.OPENED,
+    Fact.CUSTOMER_REPLIED,
+    Fact.QUEUED,
+    Fact.AGENT_REPLIED,
+    Fact.TRANSFERRED,
+    Fact.RESOLVED,
+    Fact.REOPENED,
+    Fact.ABANDONED,
+}
+LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0, 30.0, 300.0, 3600.0)
+
+
+def event_id_of(key: TimerKey) -> uuid.UUID:
+    """The same decision always gets the same CloudEvents id (consumers dedupe on it)."""
+    return uuid.uuid5(EVENT_NAMESPACE, f"{key.conversation_id}/{key.metric.value}/{key.cycle}/{key.kind.value}")
+
+
+def to_fact(event: CloudEvent) -> ConversationFact | None:
+    """The clock-relevant fact of a conversation event, or None for one that moves no clock."""
+    fact = _FACTS.get(event.type)
+    if fact is None or fact not in _MOVES_CLOCKS:
+        return None
+    data: Any = event.data
+    queue = data.queue
+    if fact is Fact.TRANSFERRED and getattr(data, "to_queue", None):
+        queue = data.to_queue
+    channel = data.channel.value if data.channel is not None else None
+    return ConversationFact(
+        fact,
+        data.conversation_id,
+        data.occurred_at or event.time,
+        channel=channel,
+        queue=queue,
+        priority=data.priority,
+        tier=data.tier,
+    )
+
+
+class SlaMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.emitted = Counter(
+            "omni_sla_emitted", "SLA events published, by type and metric.", ["type", "metric"], registry=registry
+        )
+        self.lateness = Histogram(
+            "omni_sla_emission_lateness_seconds",
+            "Publish acknowledgement of a breach minus its due instant.",
+            ["type"],
+            buckets=LATENESS_BUCKETS,
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "omni_sla_pending_timers", "Timers scheduled in memory for the owned partitions.", registry=registry
+        )
+        self.reload_seconds = Gauge(
+            "omni_sla_reload_seconds", "Time the last reload of pending timers took.", registry=registry
+        )
+        self.redelivered = Counter(
+            "omni_sla_redelivered_events", "Conversation events skipped as redelivered.", registry=registry
+        )
+
+
+class SlaEngine:
+    """Applies conversation events, keeps the timers of the owned partitions, publishes decisions."""
+
+    def __init__(
+        self,
+        *,
+        config: SlaConfig,
+        pool: Callable[[], asyncpg.Pool | None],
+        publisher: EventPublisher,
+        metrics: SlaMetrics,
+        bootstrap: str,
+        sla_topic: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        fire_batch: int = 2000,
+    ) -> None:
+        self.config = config
+        self._pool = pool
+        self.publisher = publisher
+        self.metrics = metrics
+        self.bootstrap = bootstrap
+        self.sla_topic = sla_topic
+        self.clock = clock
+        self.fire_batch = fire_batch
+        self.wheel = TimerWheel()
+        self.owned: set[int] = set()
+        self._wake = asyncio.Event()
+        self._outbox: asyncio.Queue[list[db.EmittedRow]] = asyncio.Queue()
+        self._in_flight: set[uuid.UUID] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        metrics.pending.set_function(lambda: len(self.wheel))
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        pool = self._pool()
+        if pool is None:
+            raise ConnectionError("PostgreSQL pool not open")
+        return pool
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._fire_loop(), name="sla-fire"),
+            asyncio.create_task(self._publish_loop(), name="sla-publish"),
+        ]
+
+    async def stop(self) -> None:
+        fire = self._tasks[0] if self._tasks else None
+        if fire is not None:
+            fire.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fire
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._outbox.join(), 5)
+        for task in self._tasks[1:]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def ready(self) -> bool:
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
+    # --- rebalance -----------------------------------------------------------------------
+
+    async def on_assigned(self, parts: set[tuple[str, int]]) -> None:
+        new = sorted(p for t, p in parts if t == CONVERSATIONS and p not in self.owned)
+        if not new:
+            return
+        started = time.perf_counter()
+        self.owned.update(new)
+        count = await self.reload(new)
+        await self._relay_unpublished(new)
+        self.metrics.reload_seconds.set(time.perf_counter() - started)
+        log.info(
+            "partitions assigned; timers reloaded",
+            partitions=new,
+            timers=count,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    async def on_revoked(self, parts: set[tuple[str, int]]) -> None:
+        gone = {p for t, p in parts if t == CONVERSATIONS}
+        self.owned -= gone
+        dropped = self.wheel.drop_partitions(gone)
+        log.info("partitions revoked; timers dropped", partitions=sorted(gone), timers=dropped)
+
+    async def reload(self, partitions: Sequence[int]) -> int:
+        """Load the pending timers of these partitions into the wheel; returns how many."""
+        count = 0
+        chunks: list[list[tuple[int, int]]] = []
+        async for chunk in db.iter_pending(self.pool, partitions):
+            chunks.append(chunk)
+            count += len(chunk)
+        self.wheel.add_many(item for chunk in chunks for item in chunk)
+        self._wake.set()
+        return count
+
+    async def _relay_unpublished(self, partitions: Sequence[int]) -> None:
+        rows = await db.unpublished(self.pool, partitions)
+        rows = [r for r in rows if r[0] not in self._in_flight]
+        if not rows:
+            return
+        since = min(r[2] for r in rows)
+        found = await published_ids(self.bootstrap, self.sla_topic, since=since, wanted={r[0] for r in rows})
+        await db.mark_published(self.pool, sorted(found))
+        missing = [r for r in rows if r[0] not in found]
+        log.info("unpublished SLA decisions after restart", already_on_kafka=len(found), republishing=len(missing))
+        if missing:
+            self._outbox.put_nowait([db.EmittedRow(uuid.UUID(int=0), 0, 0, 0, "", r[0], 0, r[1]) for r in missing])
+
+    # --- conversation events -------------------------------------------------------------
+
+    async def on_conversation(self, incoming: Incoming) -> None:
+        fact = to_fact(incoming.event)
+        if fact is None:
+            return
+        fresh: list[db.EmittedRow] = []
+        outcome: Outcome | None = None
+        async with self.pool.acquire() as conn, conn.transaction():
+            stored = await db.lock_conversation(conn, fact.conversation_id)
+            if stored is not None and stored.partition == incoming.partition and incoming.offset <= stored.last_offset:
+                self.metrics.redelivered.inc()
+                return
+            state = state_from_dict(stored.state) if stored is not None else None
+            outcome = apply(state, fact, self.config)
+            if outcome.state is None:
+                return
+            new_state = outcome.state
+            await db.delete_timers(
+                conn,
+                fact.conversation_id,
+                [(METRIC_CODE[k.metric], k.cycle, KIND_CODE[k.kind]) for k in outcome.cancel],
+            )
+            await db.upsert_timers(
+                conn,
+                [
+                    db.TimerRow(
+                        t.key.conversation_id,
+                        METRIC_CODE[t.key.metric],
+                        t.key.cycle,
+                        KIND_CODE[t.key.kind],
+                        incoming.partition,
+                        t.due_at,
+                        t.clock_due_at,
+                        _us(t.remaining),
+                        new_state.policy or "",
+                        new_state.channel,
+                        new_state.queue,
+                    )
+                    for t in outcome.schedule
+                ],
+            )
+            now = self.clock()
+            fresh = await db.insert_emitted(
+                conn,
+                [
+                    self._emitted_row(
+                        e,
+                        partition=incoming.partition,
+                        policy=new_state.policy or "",
+                        channel=new_state.channel,
+                        queue=new_state.queue,
+                        now=now,
+                    )
+                    for e in outcome.emit
+                ],
+            )
+            if state is not None and (state.queue, state.channel) != (new_state.queue, new_state.channel):
+                await db.retag_timers(conn, fact.conversation_id, channel=new_state.channel, queue=new_state.queue)
+            await db.save_conversation(
+                conn,
+                fact.conversation_id,
+                partition=incoming.partition,
+                offset=incoming.offset,
+                state=state_to_dict(new_state),
+            )
+        if outcome.emit or outcome.schedule or outcome.cancel:
+            log.debug(
+                "clocks moved",
+                conversation_id=str(fact.conversation_id),
+                fact=fact.fact.value,
+                reason=outcome.reason,
+                scheduled=len(outcome.schedule),
+                emitted=len(fresh),
+            )
+        if incoming.partition in self.owned:
+            for key in outcome.cancel:
+                self.wheel.cancel(pack_key(key, incoming.partition))
+            earliest = self.wheel.next_due()
+            for timer in outcome.schedule:
+                due = to_us(timer.due_at)
+                self.wheel.add(pack_key(timer.key, incoming.partition), due)
+                if earliest is None or due < earliest:
+                    self._wake.set()
+        if fresh:
+            self._outbox.put_nowait(fresh)
+
+    def _emitted_row(
+        self, emission: Emission, *, partition: int, policy: str, channel: str | None, queue: str | None, now: datetime
+    ) -> db.EmittedRow:
+        key = emission.key
+        event_id = event_id_of(key)
+        data: dict[str, Any] = {
+            "conversation_id": key.conversation_id,
+            "policy": policy,
+            "metric": key.metric.value,
+            "due_at": emission.due_at,
+            "cycle": key.cycle,
+            "channel": channel,
+            "queue": queue,
+        }
+        if key.kind is Kind.WARNING:
+            data["remaining_seconds"] = emission.remaining.total_seconds()
+        elif key.kind is Kind.BREACHED:
+            data["breached_at"] = emission.due_at
+        else:
+            data["met_at"] = emission.at
+            data["remaining_seconds"] = emission.remaining.total_seconds()
+        event = self.publisher.new_event(f"omni.sla.{key.kind.value}.v1", data, time=now, event_id=event_id)
+        return db.EmittedRow(
+            key.conversation_id,
+            METRIC_CODE[key.metric],
+            key.cycle,
+            0 if key.kind is Kind.WARNING else 1,
+            key.kind.value,
+            event_id,
+            partition,
+            to_record(event).value,
+        )
+
+    # --- timers --------------------------------------------------------------------------
+
+    async def _fire_loop(self) -> None:
+        while True:
+            now_us = to_us(self.clock())
+            due = self.wheel.pop_due(now_us, limit=self.fire_batch)
+            if not due:
+                nxt = self.wheel.next_due()
+                timeout = 1.0 if nxt is None else min(1.0, max(0.0, (nxt - now_us) / 1e6))
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                continue
+            try:
+                await retry_transient(lambda due=due: self._fire(due), what="fire SLA timers")  # type: ignore[misc]
+            except Exception:
+                log.exception(
+                    "firing timers failed; they stay pending in PostgreSQL until the next reload", count=len(due)
+                )
+
+    async def _fire(self, due: list[tuple[int, int]]) -> None:
+        wanted = []
+        for packed, due_us in due:
+            u = unpack(packed)
+            if u.partition in self.owned:
+                wanted.append((u.conversation_id, u.metric_code, u.cycle, u.kind_code, from_us(due_us)))
+        if not wanted:
+            return
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await db.take_due_timers(conn, wanted)
+            fresh = await db.insert_emitted(
+                conn,
+                [
+                    self._emitted_row(
+                        Emission(
+                            TimerKey(r.conversation_id, METRICS[r.metric], r.cycle, TIMER_KINDS[r.kind]),
+                            r.clock_due_at,
+                            r.due_at,
+                            _from_us_delta(r.remaining_us),
+                        ),
+                        partition=r.partition,
+                        policy=r.policy,
+                        channel=r.channel,
+                        queue=r.queue,
+                        now=now,
+                    )
+                    for r in rows
+                ],
+            )
+        if fresh:
+            self._outbox.put_nowait(fresh)
+
+    # --- publishing ----------------------------------------------------------------------
+
+    async def _publish_loop(self) -> None:
+        while True:
+            batch = [*await self._outbox.get()]
+            taken = 1
+            while not self._outbox.empty():
+                batch += self._outbox.get_nowait()
+                taken += 1
+            try:
+                events = [parse_event(row.payload) for row in batch]
+                ids = [e.id for e in events]
+                self._in_flight.update(ids)
+                await retry_transient(
+                    lambda events=events: self.publisher.publish_many(events),  # type: ignore[misc]
+                    what="publish SLA events",
+                )
+                acked = self.clock()
+                self._observe(events, acked)
+                await retry_transient(
+                    lambda ids=ids: db.mark_published(self.pool, ids),  # type: ignore[misc]
+                    what="mark SLA events published",
+                )
+                self._in_flight.difference_update(ids)
+            except Exception:
+                log.exception("publishing SLA events failed; they are relayed on the next assignment")
+            finally:
+                for _ in range(taken):
+                    self._outbox.task_done()
+
+    def _observe(self, events: Sequence[CloudEvent], acked: datetime) -> None:
+        for event in events:
+            data: Any = event.data
+            kind = event.type.split(".")[2]
+            self.metrics.emitted.labels(kind, data.metric.value).inc()
+            if kind == "breached":
+                self.metrics.lateness.labels(kind).observe(max(0.0, (acked - data.due_at).total_seconds()))
+
+
+def _us(delta: timedelta) -> int:
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_us_delta(us: int) -> timedelta:
+    return timedelta(microseconds=us)
+
+
+__all__ = ["SLA", "SlaEngine", "SlaMetrics", "event_id_of", "to_fact"]
