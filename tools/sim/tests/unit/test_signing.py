@@ -122,3 +122,22 @@ def test_twilio_deliveries_pass_ingest_chats_own_verifier() -> None:
 def test_twilio_signature_is_independent_of_param_order(token: str, body: str, url: str) -> None:
     pairs = [("Body", body), ("From", "+81901234567"), ("To", "+15005550006")]
     assert twilio_signature(token, url, pairs) == twilio_signature(token, url, list(reversed(pairs)))
+
+
+@pytest.mark.skipif(not _has("omni_ingest_email.domain.mailgun"), reason="ingest_email not installed")
+def test_mailgun_deliveries_pass_ingest_emails_own_verifier_and_retries_get_fresh_tokens() -> None:
+    from omni_ingest_email.domain.mailgun import signature_problem
+
+    secrets = Secrets()
+    tokens = set()
+    for contact in _contacts(Route.MAILGUN)[:5]:
+        for attempt in range(2):
+            now = NOW.replace(second=attempt)
+            d = build_delivery(contact, now=now, secrets=secrets, base_urls=BASE)
+            assert isinstance(d, HttpDelivery)
+            form = dict(parse_qsl(d.body.decode()))
+            tokens.add(form["token"])
+            fields = {k: form[k] for k in ("timestamp", "token", "signature")}
+            assert signature_problem(secrets.mailgun_signing_key, **fields, now=now.timestamp()) is None
+            assert signature_problem("other", **fields, now=now.timestamp()) == "bad_signature"
+    assert len(tokens) == 10

@@ -196,7 +196,8 @@ def _smtp(c: Contact, now: datetime, _s: Secrets, _b: dict[str, str]) -> Deliver
 
 def _mailgun(c: Contact, now: datetime, s: Secrets, _b: dict[str, str]) -> Delivery:
     timestamp = str(int(now.timestamp()))
-    token = c.provider_message_id.strip("<>").replace("@", "").replace(".", "")[:50].ljust(50, "0")
+    # a fresh token per delivery attempt: the receiver refuses a reused token as a replay
+    token = hashlib.sha256(f"{c.provider_message_id}|{now.isoformat()}".encode()).hexdigest()[:50]
     headers: list[list[str]] = [
         ["From", f"{c.customer.name} <{c.customer.email}>"],
         ["To", MAILGUN_ADDRESS],
