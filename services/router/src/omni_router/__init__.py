@@ -1,0 +1,1 @@
+"""omni router: owns conversations, classifies and assigns them, serves the agent and admin API."""

@@ -1,0 +1,1 @@
+"""Thin edges of the router: PostgreSQL and Redis."""

@@ -1,0 +1,1 @@
+"""The router's pure decision core: classification, the agent and waiting indexes, routing."""

@@ -1,0 +1,201 @@
+"""Plain values of the decision core: agents, queues, requirements and decisions.
+
+Times are seconds since the epoch (floats), always passed in by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+GROUPS: tuple[str, ...] = ("email", "chat", "sms", "social")
+"""Capacity groups, in a fixed order (the index of a group in this tuple is used internally)."""
+
+_SOCIAL = frozenset({"messenger", "instagram", "whatsapp", "line", "x", "telegram"})
+
+ANY_SKILL = "*"
+"""Pseudo-skill every agent has at level 1: the bucket of a requirement without skills."""
+
+LANGUAGE_PREFIX = "@"
+"""A spoken language is indexed as the pseudo-skill `@<primary subtag>` at level 1."""
+
+
+def group_of(channel: str) -> str:
+    """The capacity group a channel counts against."""
+    if channel in ("email", "chat", "sms"):
+        return channel
+    if channel in _SOCIAL:
+        return "social"
+    raise ValueError(f"unknown channel {channel!r}")
+
+
+def primary_language(tag: str | None) -> str | None:
+    """The lower-cased primary subtag of a BCP 47 tag (`ja-JP` -> `ja`), or None."""
+    if not tag:
+        return None
+    return tag.split("-", 1)[0].split("_", 1)[0].strip().lower() or None
+
+
+class Strategy(StrEnum):
+    LONGEST_IDLE = "longest_idle"
+    LEAST_LOADED = "least_loaded"
+    BEST_SKILL = "best_skill"
+    ROUND_ROBIN = "round_robin"
+
+
+class Presence(StrEnum):
+    AVAILABLE = "available"
+    BUSY = "busy"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentProfile:
+    """What an administrator says about an agent (capacity per group; absent group = 0)."""
+
+    agent_id: str
+    skills: Mapping[str, int] = field(default_factory=dict)
+    languages: tuple[str, ...] = ()
+    capacity: Mapping[str, int] = field(default_factory=dict)
+    presence: Presence = Presence.OFFLINE
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """Skills (name, minimum level) an agent must have, sorted by name, and a language or None."""
+
+    skills: tuple[tuple[str, int], ...] = ()
+    language: str | None = None
+
+    @staticmethod
+    def of(skills: Mapping[str, int], language: str | None = None) -> Requirement:
+        return Requirement(tuple(sorted(skills.items())), primary_language(language))
+
+    def as_index_terms(self) -> tuple[tuple[str, int], ...]:
+        """The requirement as index terms: skills plus the language pseudo-skill."""
+        if self.language is None:
+            return self.skills
+        return (*self.skills, (LANGUAGE_PREFIX + self.language, 1))
+
+    def satisfied_by(self, skills: Mapping[str, int]) -> bool:
+        return all(skills.get(name, 0) >= level for name, level in self.as_index_terms())
+
+
+@dataclass(frozen=True, slots=True)
+class WideningStep:
+    """After `after_s` seconds of waiting: drop optional skills and/or lower every minimum level."""
+
+    after_s: float
+    drop_optional: bool = False
+    lower_levels_by: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    name: str
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    offer_timeout_s: float = 0.0
+    widening: tuple[WideningStep, ...] = ()
+    overflow_after_s: float | None = None
+    overflow_to: str | None = None
+    skills: Mapping[str, int] = field(default_factory=dict)
+    """Skills any conversation of this queue needs (used when a conversation overflows into it)."""
+    sticky_grace_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingRequest:
+    """A conversation that needs an agent."""
+
+    conversation_id: str
+    channel: str
+    queue: str
+    skills: Mapping[str, int] = field(default_factory=dict)
+    optional_skills: Mapping[str, int] = field(default_factory=dict)
+    language: str | None = None
+    priority: int = 0
+    sla_due_at: float | None = None
+    enqueued_at: float = 0.0
+    rule: str | None = None
+    last_agent_id: str | None = None
+    excluded_agents: frozenset[str] = frozenset()
+
+
+def requirement_at(request: RoutingRequest, step: int, widening: tuple[WideningStep, ...]) -> Requirement:
+    """The requirement after `step` widening steps (0 = as classified, optional skills included)."""
+    drop = False
+    lower = 0
+    for spec in widening[:step]:
+        drop = drop or spec.drop_optional
+        lower += spec.lower_levels_by
+    skills: dict[str, int] = {} if drop else dict(request.optional_skills)
+    for name, level in request.skills.items():
+        skills[name] = max(level, skills.get(name, 0))
+    return Requirement.of({k: max(1, v - lower) for k, v in skills.items()}, request.language)
+
+
+# --- decisions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why this agent; maps one to one onto omni_schemas.AssignmentReason."""
+
+    summary: str
+    strategy: str
+    rule: str | None
+    skills: Mapping[str, int]
+    agent_skills: Mapping[str, int]
+    widening_step: int
+    sticky: bool
+    candidates: int
+
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    """The agent owns the conversation now (direct assignment or an accepted offer)."""
+
+    conversation_id: str
+    agent_id: str
+    group: str
+    queue: str
+    reason: Reason
+    waited_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """The agent is offered the conversation and holds a slot for it until `expires_at`."""
+
+    conversation_id: str
+    agent_id: str
+    group: str
+    queue: str
+    reason: Reason
+    expires_at: float
+    waited_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """The conversation waits: newly, after a decline or expiry, or after widening or overflow."""
+
+    conversation_id: str
+    queue: str
+    widening_step: int
+    why: str
+    rule: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OfferEnded:
+    """An offer was declined or expired; the agent's slot is free again."""
+
+    conversation_id: str
+    agent_id: str
+    expired: bool
+
+
+Decision = Assigned | Offered | Queued | OfferEnded
