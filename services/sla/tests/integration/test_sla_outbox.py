@@ -1,0 +1,63 @@
+"""A decision committed but not acknowledged before a crash is published exactly once on reassignment."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import FAST_POLICIES
+
+from omni_schemas import parse_event
+from omni_service.testing import read_events, running_app, wait_ready
+from omni_sla.adapters import postgres as db
+from omni_sla.app import create_app
+from omni_sla.domain.clocks import Emission, Kind, TimerKey
+from omni_sla.domain.policies import Metric, load_config
+from omni_sla.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+async def test_unacknowledged_decisions_are_relayed_once_after_restart(service_env: dict[str, Any]) -> None:
+    settings = Settings(**service_env)
+    config = load_config(FAST_POLICIES)
+    due = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    already, lost = uuid.uuid4(), uuid.uuid4()
+
+    app = create_app(settings, config=config)
+    async with running_app(app) as client:
+        await wait_ready(client)
+        engine = app.state.engine
+        rows = [
+            engine._emitted_row(
+                Emission(TimerKey(conv, Metric.FIRST_RESPONSE, 1, Kind.BREACHED), due, due, timedelta(0)),
+                partition=0,
+                policy="fast",
+                channel="chat",
+                queue=None,
+                now=datetime.now(UTC),
+            )
+            for conv in (already, lost)
+        ]
+        async with engine.pool.acquire() as conn, conn.transaction():
+            assert len(await db.insert_emitted(conn, rows)) == 2
+        # the crash: the first reached Kafka but was never marked published, the second never left
+        await app.state.runtime.publisher.publish(parse_event(rows[0].payload))
+        # stop before the rows are relayed: the engine only relays on assignment
+    for _ in range(2):  # a second restart must not publish again either
+        app = create_app(settings, config=config)
+        async with running_app(app) as client:
+            await wait_ready(client)
+            for _ in range(100):
+                if not await db.unpublished(app.state.engine.pool, [0, 1, 2]):
+                    break
+                await asyncio.sleep(0.1)
+            assert await db.unpublished(app.state.engine.pool, [0, 1, 2]) == []
+    events = await read_events(
+        settings.kafka_bootstrap_servers, settings.topic("omni.sla.v1"), count=2, timeout_s=15, settle_s=1.5
+    )
+    assert sorted(str(e.data.conversation_id) for e in events) == sorted([str(already), str(lost)])  # type: ignore[attr-defined]
+    assert {e.id for e in events} == {r.event_id for r in rows}
