@@ -181,8 +181,6 @@ def test_seeded_random_walks_keep_invariants():
     """Long deterministic random walks (hypothesis explores widely; these go deep)."""
     import random
 
-    from omni_router.domain.model import Presence as P
-
     rng = random.Random(20261122)
     for _ in range(60):
         m = RoutingMachine.__new__(RoutingMachine)
@@ -197,7 +195,7 @@ def test_seeded_random_walks_keep_invariants():
                     rng.randint(0, 3),
                     rng.randint(0, 2),
                     rng.randint(0, 1),
-                    rng.choice([P.AVAILABLE, P.AVAILABLE, P.AWAY]),
+                    rng.choice([Presence.AVAILABLE, Presence.AVAILABLE, Presence.AWAY]),
                 )
             elif k in (1, 2):
                 m.enqueue(
@@ -218,7 +216,7 @@ def test_seeded_random_walks_keep_invariants():
                 else:
                     m._check(m.core.decline(cid, m.core.held[cid].agent_id, now=m.now))
             elif k == 5 and m.capacity:
-                m._check(m.core.set_presence(rng.choice(sorted(m.capacity)), rng.choice(list(P)), now=m.now))
+                m._check(m.core.set_presence(rng.choice(sorted(m.capacity)), rng.choice(list(Presence)), now=m.now))
             else:
                 m.time_passes(rng.uniform(0, 40))
             m.no_agent_over_capacity_and_load_matches_holdings()
