@@ -135,6 +135,7 @@ class SlaEngine:
         sla_topic: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fire_batch: int = 2000,
+        on_published: Callable[[Sequence[CloudEvent], datetime], None] | None = None,
     ) -> None:
         self.config = config
         self._pool = pool
@@ -144,6 +145,7 @@ class SlaEngine:
         self.sla_topic = sla_topic
         self.clock = clock
         self.fire_batch = fire_batch
+        self.on_published = on_published
         self.wheel = TimerWheel()
         self.owned: set[int] = set()
         self._wake = asyncio.Event()
@@ -211,11 +213,10 @@ class SlaEngine:
     async def reload(self, partitions: Sequence[int]) -> int:
         """Load the pending timers of these partitions into the wheel; returns how many."""
         count = 0
-        chunks: list[list[tuple[int, int]]] = []
         async for chunk in db.iter_pending(self.pool, partitions):
-            chunks.append(chunk)
+            self.wheel.add_many(chunk)
             count += len(chunk)
-        self.wheel.add_many(item for chunk in chunks for item in chunk)
+        self.wheel.rebuild()
         self._wake.set()
         return count
 
@@ -424,6 +425,8 @@ class SlaEngine:
                 )
                 acked = self.clock()
                 self._observe(events, acked)
+                if self.on_published is not None:
+                    self.on_published(events, acked)
                 await retry_transient(
                     lambda ids=ids: db.mark_published(self.pool, ids),  # type: ignore[misc]
                     what="mark SLA events published",

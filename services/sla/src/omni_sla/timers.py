@@ -92,12 +92,12 @@ class TimerWheel:
             self._compact()
 
     def add_many(self, items: Iterable[tuple[int, int]]) -> None:
-        """Bulk load (a reload after restart or rebalance): one heapify instead of n pushes."""
-        due = self._due
-        for packed, due_us in items:
-            due[packed] = due_us
-        self._heap = [(d, p) for p, d in due.items()]
-        heapq.heapify(self._heap)
+        """Bulk load (a reload after restart or rebalance): call `rebuild` once after the last batch."""
+        self._due.update(items)
+
+    def rebuild(self) -> None:
+        """Order everything loaded with `add_many`: one heapify instead of n pushes."""
+        self._compact()
 
     def cancel(self, packed: int) -> None:
         self._due.pop(packed, None)
