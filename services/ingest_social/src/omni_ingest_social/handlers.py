@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from omni_ingest_social.coalescing import CoalescingAcceptor
 from omni_ingest_social.domain import (
     DetectLanguage,
     MalformedPayload,
@@ -65,6 +66,7 @@ class SocialWebhooks:
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
+        self.acceptor = CoalescingAcceptor(pipeline)
         self.clock = clock
         self.detect = detect
 
@@ -95,7 +97,7 @@ class SocialWebhooks:
             return DeliveryOutcome(accepted=0, duplicates=0, ignored=parsed.ignored_total)
         items = [Inbound(message=r.message, dedupe_key=r.dedupe_key) for r in parsed.routed]
         try:
-            result = await self.pipeline.accept(provider.value, items, started=started)
+            result = await self.acceptor.accept(provider.value, items, started=started)
         except KafkaUnavailable:
             self.pipeline.reject(provider.value, "kafka_unavailable")
             log.warning(
@@ -104,9 +106,7 @@ class SocialWebhooks:
                 messages=len(items),
             )
             raise
-        return DeliveryOutcome(
-            accepted=len(result.accepted), duplicates=result.duplicates, ignored=parsed.ignored_total
-        )
+        return DeliveryOutcome(accepted=result.accepted, duplicates=result.duplicates, ignored=parsed.ignored_total)
 
     # --- Meta ---------------------------------------------------------------------
 

@@ -241,3 +241,33 @@ async def test_unconfigured_channel_answers_503(social_settings: Settings) -> No
         response = await client.post("/webhooks/line", content=LINE_TEXT, headers=_line_headers(LINE_TEXT))
     assert response.status_code == 503
     assert json.loads(response.text)["error"]["code"] == "channel_not_configured"
+
+
+async def test_concurrent_deliveries_are_each_answered_after_their_own_ack(social_settings: Settings) -> None:
+    import asyncio
+
+    bodies = [
+        dumps(
+            {
+                "events": [
+                    line_event(f"問い合わせ {i}", event_id=f"01HCONC{i:03d}", message_id=str(i)),
+                    line_event(f"question {i}", event_id=f"01HCONC{i + 100:03d}", message_id=str(i + 100)),
+                ]
+            }
+        )
+        for i in range(20)
+    ]
+    bodies += bodies[:5]  # redeliveries racing their first delivery
+    async with running_app(create_app(social_settings)) as client:
+        await wait_ready(client)
+        answers = await asyncio.gather(
+            *(client.post("/webhooks/line", content=b, headers=_line_headers(b)) for b in bodies)
+        )
+        metrics = (await client.get("/metrics")).text
+    assert {a.status_code for a in answers} == {200}
+    assert sum(a.json()["accepted"] for a in answers) == 40
+    assert sum(a.json()["duplicates"] for a in answers) == 10
+    assert _metric(metrics, "omni_ingest_ack_seconds_count", provider="line") == 25
+    events = await _events(social_settings, 40, settle_s=1.0)
+    assert len(events) == 40
+    assert len({e.id for e in events}) == 40

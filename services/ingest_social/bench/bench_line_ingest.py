@@ -1,0 +1,222 @@
+"""Accepted LINE webhooks per second, end to end to the Kafka ack, against raw aiokafka produce.
+
+The service runs as in production (`python -m omni_ingest_social`, uvicorn with uvloop) in its
+own process; a light keep-alive HTTP client posts signed LINE webhooks (one message each, a mix
+of Japanese and English) from CONCURRENCY connections and counts the 200s. The baseline, in the
+same run, sends the very same CloudEvents with a bare idempotent `AIOKafkaProducer` (acks=all),
+CONCURRENCY senders each waiting for its ack, like the webhooks do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from omni_ingest_social.domain import detect_language, parse_line
+from omni_schemas import new_event, to_record
+from omni_service.bench import report
+from omni_service.kafka import delete_topics, ensure_topics
+
+ROOT = Path(__file__).resolve().parents[3]
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14"
+SECRET = "bench-line-secret"
+CONCURRENCY = int(os.environ.get("OMNI_BENCH_CONCURRENCY", "32"))
+REQUESTS = int(os.environ.get("OMNI_BENCH_REQUESTS", "3000"))
+ROUNDS = 2
+TEXTS = [
+    "請求書の金額が間違っているようです。確認していただけますか？",
+    "Where is my order? It has not arrived yet.",
+    "注文した商品がまだ届いていません。",
+    "Can I change the delivery address?",
+]
+
+
+def _bodies(count: int, tag: str) -> list[bytes]:
+    bodies = []
+    for i in range(count):
+        doc = {
+            "destination": "Ubench",
+            "events": [
+                {
+                    "replyToken": f"r{i}",
+                    "type": "message",
+                    "mode": "active",
+                    "timestamp": 1_700_000_000_000 + i,
+                    "source": {"type": "user", "userId": f"U{tag}{i % 500:05d}"},
+                    "webhookEventId": f"{tag}-{i}",
+                    "deliveryContext": {"isRedelivery": False},
+                    "message": {"id": f"{i}", "type": "text", "text": TEXTS[i % len(TEXTS)], "quoteToken": "q"},
+                }
+            ],
+        }
+        bodies.append(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+    return bodies
+
+
+def _request(port: int, body: bytes) -> bytes:
+    signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    head = (
+        f"POST /webhooks/line HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"X-Line-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _post_all(port: int, requests: list[bytes]) -> float:
+    """Send every request over CONCURRENCY keep-alive connections; the rate of 200 answers."""
+    queue = list(reversed(requests))
+    ok = 0
+
+    async def worker() -> None:
+        nonlocal ok
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while queue:
+                writer.write(queue.pop())
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+                if status_line.split()[1] == b"200":
+                    ok += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    elapsed = time.perf_counter() - started
+    if ok != len(requests):
+        raise SystemExit(f"only {ok} of {len(requests)} webhooks were accepted")
+    return ok / elapsed
+
+
+async def _raw_produce(producer: AIOKafkaProducer, records: list[tuple[str, bytes | None, bytes, list]]) -> float:
+    queue = list(reversed(records))
+
+    async def worker() -> None:
+        while queue:
+            topic, key, value, headers = queue.pop()
+            await (await producer.send(topic, value, key=key, headers=headers))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return len(records) / (time.perf_counter() - started)
+
+
+def _records(bodies: list[bytes], suffix: str) -> list[tuple[str, bytes | None, bytes, list]]:
+    now = datetime.now(UTC)
+    records = []
+    for body in bodies:
+        for routed in parse_line(body, received_at=now, detect=detect_language).routed:
+            record = to_record(new_event("omni.message.received.v1", routed.message, source="/omni/ingest_social"))
+            records.append((record.topic + suffix, record.key, record.value, record.headers))
+    return records
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("ingest_social exited during start-up")
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = await reader.read()
+            writer.close()
+            if answer.startswith(b"HTTP/1.1 200"):
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    raise SystemExit("ingest_social not ready after 30 s")
+
+
+def _start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "omni_ingest_social"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "omni_ingest_social"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def main() -> None:
+    suffix = f".bench{uuid.uuid4().hex[:8]}"
+    await ensure_topics(KAFKA, suffix=suffix)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+        "REDIS_URL": REDIS,
+        "OMNI_TOPIC_SUFFIX": suffix,
+        "LINE_CHANNEL_SECRET": SECRET,
+        "HTTP_PORT": str(port),
+        "HTTP_HOST": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = _start_service(env)
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all", linger_ms=2)
+    await producer.start()
+    try:
+        await _wait_ready(port, proc)
+        await _post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")])
+        await _raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix))
+        service_rates, raw_rates = [], []
+        for n in range(ROUNDS):
+            bodies = _bodies(REQUESTS, f"r{n}{suffix}")
+            raw_rates.append(await _raw_produce(producer, _records(bodies, suffix)))
+            service_rates.append(await _post_all(port, [_request(port, b) for b in bodies]))
+    finally:
+        await producer.stop()
+        proc.terminate()
+        proc.wait(20)
+        try:
+            await delete_topics(KAFKA, suffix=suffix)
+        except Exception:
+            pass
+    report(
+        "ingest_social_line_webhooks_per_second",
+        max(service_rates),
+        "webhooks/s",
+        baseline=max(raw_rates),
+        target=0.5,
+        note=f"{REQUESTS} signed LINE webhooks x {ROUNDS} rounds, {CONCURRENCY} connections; "
+        "baseline: the same events by a bare idempotent aiokafka producer, same concurrency",
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
