@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
+SECRETS = {
+    "mailgun_signing_key": "key-mailgun-test-0123456789",
+    "sendgrid_inbound_user": "parse",
+    "sendgrid_inbound_password": "parse-secret",
+}
+
+
+def mailgun_signed(
+    fields: dict[str, str], *, timestamp: int, token: str, key: str = SECRETS["mailgun_signing_key"]
+) -> dict[str, str]:
+    """The fields with Mailgun's timestamp, token and signature (hex HMAC-SHA256 of timestamp + token)."""
+    signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    return {**fields, "timestamp": str(timestamp), "token": token, "signature": signature}
+
+
 ENGLISH_REPLY = b"""Return-Path: <alice@example.org>
 Received: from mail.example.org (mail.example.org [203.0.113.5]) by mx.example.com; Tue, 14 May 2024 10:00:02 +0000
 From: Alice Smith <Alice@Example.org>

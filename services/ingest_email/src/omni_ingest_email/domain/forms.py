@@ -28,6 +28,10 @@ class FormData:
     fields: dict[str, bytes] = field(default_factory=dict)
     files: list[FormFile] = field(default_factory=list)
 
+    @property
+    def size(self) -> int:
+        return sum(len(v) for v in self.fields.values()) + sum(len(f.data) for f in self.files)
+
     def text(self, name: str, charset: str | None = "utf-8") -> str | None:
         value = self.fields.get(name)
         return None if value is None else decode_bytes(value, charset)

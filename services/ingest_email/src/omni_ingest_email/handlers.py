@@ -1,0 +1,117 @@
+"""The shell: parsed mail -> thread -> event -> Kafka ack, shared by SMTP and both webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+from uuid import UUID, uuid4
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter
+
+from omni_ingest_email.adapters.redis_store import ThreadMemory
+from omni_ingest_email.domain import ParsedEmail, choose_thread_key, dedupe_key, referenced_ids, to_message
+from omni_schemas import Provider
+from omni_service.ingest import Inbound, IngestPipeline, stable_id
+from omni_service.kafka import KafkaUnavailable
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message_id: UUID
+    thread_key: str
+    thread_reason: str
+    duplicate: bool
+    auto_reply: bool
+
+    def body(self) -> dict[str, object]:
+        return {
+            "status": "duplicate" if self.duplicate else "accepted",
+            "message_id": str(self.message_id),
+            "thread_key": self.thread_key,
+            "thread_reason": self.thread_reason,
+            "auto_reply": self.auto_reply,
+        }
+
+
+class EmailIngest:
+    """Accept one parsed mail: thread it, normalize it, publish it and wait for Kafka's ack."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: IngestPipeline,
+        threads: ThreadMemory,
+        clock: Clock = utcnow,
+        registry: CollectorRegistry,
+        parse_in_thread_bytes: int = 256 * 1024,
+    ) -> None:
+        self.pipeline = pipeline
+        self.threads = threads
+        self.clock = clock
+        self.parse_in_thread_bytes = parse_in_thread_bytes
+        self.auto_replies = Counter(
+            "omni_ingest_email_auto_replies",
+            "Mails flagged as auto-replies, bounces or bulk mail (published, not routed), by reason.",
+            ["service", "provider", "reason"],
+            registry=registry,
+        )
+
+    def received(self, provider: Provider) -> float:
+        return self.pipeline.received(provider.value)
+
+    def reject(self, provider: Provider, reason: str) -> None:
+        self.pipeline.reject(provider.value, reason)
+
+    async def parse(self, body_size: int, parse: Callable[[], T]) -> T:
+        """Run a parse function, off the event loop for big bodies."""
+        if body_size > self.parse_in_thread_bytes:
+            return await asyncio.to_thread(parse)
+        return parse()
+
+    async def accept(self, mail: ParsedEmail, *, provider: Provider, started: float) -> Accepted:
+        """Publish the mail's event; raises MalformedEmail (no sender) or KafkaUnavailable (retry later)."""
+        refs = referenced_ids(mail)
+        decision = choose_thread_key(mail, await self.threads.lookup(refs))
+        message = to_message(
+            mail, provider=provider, thread_key=decision.thread_key, message_id=uuid4(), received_at=self.clock()
+        )
+        key = dedupe_key(mail)
+        try:
+            result = await self.pipeline.accept(
+                provider.value, [Inbound(message=message, dedupe_key=key)], started=started
+            )
+        except KafkaUnavailable:
+            self.reject(provider, "kafka_unavailable")
+            raise
+        await self.threads.remember(decision.thread_key, own_id=mail.message_id, referenced=refs)
+        if mail.auto_reply_reason and not result.duplicates:
+            self.auto_replies.labels(self.pipeline.service, provider.value, mail.auto_reply_reason).inc()
+        log.info(
+            "mail accepted",
+            provider=provider.value,
+            thread_reason=decision.reason,
+            duplicate=bool(result.duplicates),
+            auto_reply=mail.auto_reply_reason,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return Accepted(
+            message_id=result.accepted[0] if result.accepted else stable_id(provider.value, key),
+            thread_key=decision.thread_key,
+            thread_reason=decision.reason,
+            duplicate=bool(result.duplicates),
+            auto_reply=mail.auto_reply,
+        )
