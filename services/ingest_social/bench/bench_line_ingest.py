@@ -37,6 +37,7 @@ SECRET = "bench-line-secret"
 CONCURRENCY = int(os.environ.get("OMNI_BENCH_CONCURRENCY", "32"))
 REQUESTS = int(os.environ.get("OMNI_BENCH_REQUESTS", "3000"))
 ROUNDS = 2
+BATCH = 10
 TEXTS = [
     "請求書の金額が間違っているようです。確認していただけますか？",
     "Where is my order? It has not arrived yet.",
@@ -45,24 +46,26 @@ TEXTS = [
 ]
 
 
-def _bodies(count: int, tag: str) -> list[bytes]:
+def _bodies(count: int, tag: str, *, per_body: int = 1) -> list[bytes]:
+    """`count` signed-to-be LINE webhook bodies, each with `per_body` text message events."""
     bodies = []
     for i in range(count):
-        doc = {
-            "destination": "Ubench",
-            "events": [
+        events = []
+        for k in range(per_body):
+            n = i * per_body + k
+            events.append(
                 {
-                    "replyToken": f"r{i}",
+                    "replyToken": f"r{n}",
                     "type": "message",
                     "mode": "active",
-                    "timestamp": 1_700_000_000_000 + i,
-                    "source": {"type": "user", "userId": f"U{tag}{i % 500:05d}"},
-                    "webhookEventId": f"{tag}-{i}",
+                    "timestamp": 1_700_000_000_000 + n,
+                    "source": {"type": "user", "userId": f"U{tag}{n % 500:05d}"},
+                    "webhookEventId": f"{tag}-{n}",
                     "deliveryContext": {"isRedelivery": False},
-                    "message": {"id": f"{i}", "type": "text", "text": TEXTS[i % len(TEXTS)], "quoteToken": "q"},
+                    "message": {"id": f"{n}", "type": "text", "text": TEXTS[n % len(TEXTS)], "quoteToken": "q"},
                 }
-            ],
-        }
+            )
+        doc = {"destination": "Ubench", "events": events}
         bodies.append(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
     return bodies
 
@@ -194,11 +197,14 @@ async def main() -> None:
         await _wait_ready(port, proc)
         await _post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")])
         await _raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix))
-        service_rates, raw_rates = [], []
+        service_rates, raw_rates, batched_rates, batched_raw = [], [], [], []
         for n in range(ROUNDS):
             bodies = _bodies(REQUESTS, f"r{n}{suffix}")
             raw_rates.append(await _raw_produce(producer, _records(bodies, suffix)))
             service_rates.append(await _post_all(port, [_request(port, b) for b in bodies]))
+            batched = _bodies(REQUESTS // BATCH, f"b{n}{suffix}", per_body=BATCH)
+            batched_raw.append(await _raw_produce(producer, _records(batched, suffix)))
+            batched_rates.append(BATCH * await _post_all(port, [_request(port, b) for b in batched]))
     finally:
         await producer.stop()
         proc.terminate()
@@ -213,8 +219,16 @@ async def main() -> None:
         "webhooks/s",
         baseline=max(raw_rates),
         target=0.5,
-        note=f"{REQUESTS} signed LINE webhooks x {ROUNDS} rounds, {CONCURRENCY} connections; "
+        note=f"{REQUESTS} signed LINE webhooks of one message x {ROUNDS} rounds, {CONCURRENCY} connections; "
         "baseline: the same events by a bare idempotent aiokafka producer, same concurrency",
+    )
+    report(
+        "ingest_social_line_batched_messages_per_second",
+        max(batched_rates),
+        "messages/s",
+        baseline=max(batched_raw),
+        target=0.5,
+        note=f"signed LINE webhooks of {BATCH} message events each; baseline as above",
     )
 
 
