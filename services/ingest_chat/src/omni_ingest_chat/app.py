@@ -167,6 +167,22 @@ def create_app(settings: Settings, *, router: RouterClient | None = None) -> Fas
     async def twilio_sms(request: Request) -> Response:
         return await ingest.twilio_sms(request)
 
+    @app.get(
+        TWILIO_PATH,
+        tags=["sms"],
+        summary="The same webhook when configured in Twilio as GET (parameters in the query string)",
+        response_class=Response,
+        responses={
+            200: {"content": {"text/xml": {}}, "description": "Accepted (or a duplicate); empty TwiML"},
+            401: {**_ERROR, "description": "Missing or bad X-Twilio-Signature"},
+            400: _COMMON[400],
+            503: _COMMON[503],
+        },
+        openapi_extra={"parameters": _TWILIO_FORM["parameters"]},
+    )
+    async def twilio_sms_get(request: Request) -> Response:
+        return await ingest.twilio_sms_get(request)
+
     @app.post(
         "/v1/chat/sessions",
         tags=["chat"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,7 @@ TWILIO = "twilio"
 WEBCHAT = "webchat"
 
 Clock = Callable[[], datetime]
+_MARKED_SESSIONS = 20_000
 
 
 def _utcnow() -> datetime:
@@ -69,6 +72,7 @@ class ChatIngest:
         self.public_base_url = public_base_url
         self.session_ttl_s = session_ttl_s
         self.clock = clock
+        self._marked: OrderedDict[str, float] = OrderedDict()
         self.closed = Counter(
             "omni_ingest_chat_sessions_closed",
             "Web chat sessions closed by the visitor, by outcome.",
@@ -102,6 +106,7 @@ class ChatIngest:
         return error
 
     async def twilio_sms(self, request: Request) -> Response:
+        """A POSTed webhook: parameters in the form body, signed together with the URL."""
         started = self.pipeline.received(TWILIO)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
@@ -115,10 +120,29 @@ class ChatIngest:
             params = parse_form(body)
         except MalformedInput as exc:
             raise self._reject(TWILIO, "malformed", _invalid(exc)) from exc
+        return await self._twilio_verified(request, params, signed_params=params, started=started)
+
+    async def twilio_sms_get(self, request: Request) -> Response:
+        """A webhook configured as GET: parameters in the query string, which the signed URL already holds."""
+        started = self.pipeline.received(TWILIO)
+        try:
+            params = parse_form(request.scope.get("query_string", b""))
+        except MalformedInput as exc:
+            raise self._reject(TWILIO, "malformed", _invalid(exc)) from exc
+        return await self._twilio_verified(request, params, signed_params={}, started=started)
+
+    async def _twilio_verified(
+        self,
+        request: Request,
+        params: dict[str, list[str]],
+        *,
+        signed_params: dict[str, list[str]],
+        started: float,
+    ) -> Response:
         signature = request.headers.get("x-twilio-signature")
         if not signature:
             raise self._reject(TWILIO, "missing_signature", ApiError(401, "unauthorized", "missing X-Twilio-Signature"))
-        if not is_valid_signature(self.twilio_auth_token, self.signed_url(request), params, signature):
+        if not is_valid_signature(self.twilio_auth_token, self.signed_url(request), signed_params, signature):
             raise self._reject(TWILIO, "bad_signature", ApiError(401, "unauthorized", "bad X-Twilio-Signature"))
         if is_status_callback(params):
             self.pipeline.ignore(TWILIO, "status_callback")
@@ -142,11 +166,24 @@ class ChatIngest:
             message_id = stable_id(WEBCHAT, normalized.dedupe_key)
         else:
             message_id = result.accepted[0]
-            try:
-                await self.redis.set(self._session_key(session_id), b"1", ex=self.session_ttl_s)
-            except (RedisError, OSError) as exc:  # the message is safely in Kafka; only close is less sure
-                log.warning("could not mark chat session as active", error=str(exc))
+            await self._mark_session_wrote(session_id)
         return {"message_id": str(message_id), "thread_key": normalized.message.thread_key, "duplicate": duplicate}
+
+    async def _mark_session_wrote(self, session_id: str) -> None:
+        """Remember (in Redis, for `close`) that the session wrote; once per session and half-TTL per process."""
+        now = time.monotonic()
+        marked = self._marked.get(session_id)
+        if marked is not None and now - marked < self.session_ttl_s / 2:
+            return
+        try:
+            await self.redis.set(self._session_key(session_id), b"1", ex=self.session_ttl_s)
+        except (RedisError, OSError) as exc:  # the message is safely in Kafka; only close is less sure
+            log.warning("could not mark chat session as active", error=str(exc))
+            return
+        self._marked[session_id] = now
+        self._marked.move_to_end(session_id)
+        while len(self._marked) > _MARKED_SESSIONS:
+            self._marked.popitem(last=False)
 
     @staticmethod
     def _session_key(session_id: str) -> str:

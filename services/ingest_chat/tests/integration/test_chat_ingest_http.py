@@ -276,3 +276,23 @@ async def test_close_with_router_unreachable_is_503(service_env: dict[str, Any])
         response = await client.post("/v1/chat/sessions/s-1/close")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "router_unavailable"
+
+
+async def test_get_configured_webhook_and_status_callbacks(service_env: dict[str, Any]) -> None:
+    from urllib.parse import urlencode
+
+    pairs = sms_params(sid="SM" + "7" * 32, body="GETでも届きますか")
+    query = urlencode(pairs)
+    signature = compute_signature(AUTH_TOKEN, f"{SMS_URL}?{query}", {})
+    status_pairs = [("MessageSid", "SM" + "8" * 32), ("MessageStatus", "delivered"), ("From", "+1"), ("To", "+2")]
+    async with _client(_settings(service_env)) as client:
+        unsigned = await client.get(f"/webhooks/sms/twilio?{query}")
+        assert unsigned.status_code == 401
+        got = await client.get(f"/webhooks/sms/twilio?{query}", headers={"x-twilio-signature": signature})
+        assert got.status_code == 200
+        status = await _post_sms(client, status_pairs)
+        assert status.status_code == 200
+        metrics = (await client.get("/metrics")).text
+    events = await _messages(service_env, 1, settle_s=1.5)
+    assert [e.data.text for e in events] == ["GETでも届きますか"]
+    assert 'reason="status_callback"' in metrics

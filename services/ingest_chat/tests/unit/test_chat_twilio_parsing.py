@@ -116,3 +116,11 @@ def test_form_with_invalid_utf8_is_malformed() -> None:
 def test_form_keeps_repeated_and_blank_values() -> None:
     params = parse_form(urlencode([("A", "1"), ("A", "2"), ("B", "")]).encode())
     assert params == {"A": ["1", "2"], "B": [""]}
+
+
+def test_status_callbacks_are_recognized_and_inbound_messages_are_not() -> None:
+    from omni_ingest_chat.domain.twilio_sms import is_status_callback
+
+    assert is_status_callback(group_params([("MessageSid", "SM1"), ("MessageStatus", "delivered")]))
+    assert not is_status_callback(group_params(sms_params()))
+    assert not is_status_callback(parse_form(SMS_BODY))
