@@ -60,15 +60,31 @@ class SocialWebhooks:
         self,
         *,
         settings: Settings,
-        pipeline: IngestPipeline,
         clock: Clock = utcnow,
         detect: DetectLanguage = detect_language,
     ) -> None:
         self.settings = settings
-        self.pipeline = pipeline
-        self.acceptor = CoalescingAcceptor(pipeline)
         self.clock = clock
         self.detect = detect
+        self._pipeline: IngestPipeline | None = None
+        self._acceptor: CoalescingAcceptor | None = None
+
+    def open(self, pipeline: IngestPipeline) -> None:
+        """Attach the accept path once the runtime has connected Redis (at start-up)."""
+        self._pipeline = pipeline
+        self._acceptor = CoalescingAcceptor(pipeline)
+
+    @property
+    def pipeline(self) -> IngestPipeline:
+        if self._pipeline is None:
+            raise RuntimeError("SocialWebhooks used before start-up opened the ingest pipeline")
+        return self._pipeline
+
+    @property
+    def acceptor(self) -> CoalescingAcceptor:
+        if self._acceptor is None:
+            raise RuntimeError("SocialWebhooks used before start-up opened the ingest pipeline")
+        return self._acceptor
 
     def _secret(self, provider: Provider, name: str) -> str:
         secret = self.settings.secret(name)

@@ -54,7 +54,6 @@ def served(infra: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
             **SECRETS,
         )
     )  # type: ignore[arg-type]
-    app.state.pipeline.dedupe_ttl_s = 300
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -69,6 +68,7 @@ def served(infra: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
             pass
         assert time.monotonic() < deadline, "service did not become ready"
         time.sleep(0.1)
+    app.state.webhooks.pipeline.dedupe_ttl_s = 300
     try:
         yield base, httpx.get(base + "/openapi.json").json()
     finally:
