@@ -58,12 +58,19 @@ def _split_address(raw: str) -> tuple[str | None, str]:
     return None, raw
 
 
+_MAX_ADDRESS_CHARS = 128
+
+
 def _our_address(raw: str) -> str:
     """Our number in E.164; short codes and anything unparseable are kept as sent."""
+    if len(raw) > _MAX_ADDRESS_CHARS:
+        raise MalformedInput("To", f"longer than {_MAX_ADDRESS_CHARS} characters")
     return to_e164(raw) or raw.strip()
 
 
 def _customer_address(raw: str, region: str | None, field: str) -> str:
+    if len(raw) > _MAX_ADDRESS_CHARS:
+        raise MalformedInput(field, f"longer than {_MAX_ADDRESS_CHARS} characters")
     normalized = to_e164(raw, region=region)
     if normalized is not None:
         return normalized
