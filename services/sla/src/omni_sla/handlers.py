@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -152,6 +152,10 @@ class SlaEngine:
         self._outbox: asyncio.Queue[list[db.EmittedRow]] = asyncio.Queue()
         self._in_flight: set[uuid.UUID] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._fire_tasks: set[asyncio.Task[None]] = set()
+        self._publish_tasks: set[asyncio.Task[None]] = set()
+        self._fire_slots = asyncio.Semaphore(3)
+        self._publish_slots = asyncio.Semaphore(3)
         metrics.pending.set_function(lambda: len(self.wheel))
 
     @property
@@ -170,14 +174,16 @@ class SlaEngine:
         ]
 
     async def stop(self) -> None:
-        fire = self._tasks[0] if self._tasks else None
-        if fire is not None:
-            fire.cancel()
+        """Stop firing, let decisions already recorded be published (briefly), then stop publishing."""
+        for task in self._tasks[:1]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await fire
+                await task
+        if self._fire_tasks:
+            await asyncio.wait(set(self._fire_tasks), timeout=10)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._outbox.join(), 5)
-        for task in self._tasks[1:]:
+        for task in [*self._tasks[1:], *self._publish_tasks, *self._fire_tasks]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -351,6 +357,7 @@ class SlaEngine:
             event_id,
             partition,
             to_record(event).value,
+            event,
         )
 
     # --- timers --------------------------------------------------------------------------
@@ -366,12 +373,22 @@ class SlaEngine:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 continue
-            try:
-                await retry_transient(lambda due=due: self._fire(due), what="fire SLA timers")  # type: ignore[misc]
-            except Exception:
-                log.exception(
-                    "firing timers failed; they stay pending in PostgreSQL until the next reload", count=len(due)
-                )
+            # a few batches in flight at once, so one slow round trip does not hold up the next due timers
+            await self._fire_slots.acquire()
+            self._spawn(self._fire_batch(due), self._fire_tasks)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], tasks: set[asyncio.Task[None]]) -> None:
+        task = asyncio.create_task(work)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def _fire_batch(self, due: list[tuple[int, int]]) -> None:
+        try:
+            await retry_transient(lambda: self._fire(due), what="fire SLA timers")
+        except Exception:
+            log.exception("firing timers failed; they stay pending in PostgreSQL until the next reload", count=len(due))
+        finally:
+            self._fire_slots.release()
 
     async def _fire(self, due: list[tuple[int, int]]) -> None:
         wanted = []
@@ -415,28 +432,31 @@ class SlaEngine:
             while not self._outbox.empty():
                 batch += self._outbox.get_nowait()
                 taken += 1
-            try:
-                events = [parse_event(row.payload) for row in batch]
-                ids = [e.id for e in events]
-                self._in_flight.update(ids)
-                await retry_transient(
-                    lambda events=events: self.publisher.publish_many(events),  # type: ignore[misc]
-                    what="publish SLA events",
-                )
-                acked = self.clock()
-                self._observe(events, acked)
-                if self.on_published is not None:
-                    self.on_published(events, acked)
-                await retry_transient(
-                    lambda ids=ids: db.mark_published(self.pool, ids),  # type: ignore[misc]
-                    what="mark SLA events published",
-                )
-                self._in_flight.difference_update(ids)
-            except Exception:
-                log.exception("publishing SLA events failed; they are relayed on the next assignment")
-            finally:
-                for _ in range(taken):
-                    self._outbox.task_done()
+            await self._publish_slots.acquire()
+            self._spawn(self._publish_batch(batch, taken), self._publish_tasks)
+
+    async def _publish_batch(self, batch: list[db.EmittedRow], taken: int) -> None:
+        released = False
+        try:
+            events = [row.event if row.event is not None else parse_event(row.payload) for row in batch]
+            ids = [e.id for e in events]
+            self._in_flight.update(ids)
+            await retry_transient(lambda: self.publisher.publish_many(events), what="publish SLA events")
+            self._publish_slots.release()
+            released = True
+            acked = self.clock()
+            self._observe(events, acked)
+            if self.on_published is not None:
+                self.on_published(events, acked)
+            await retry_transient(lambda: db.mark_published(self.pool, ids), what="mark SLA events published")
+            self._in_flight.difference_update(ids)
+        except Exception:
+            log.exception("publishing SLA events failed; they are relayed on the next assignment")
+        finally:
+            if not released:
+                self._publish_slots.release()
+            for _ in range(taken):
+                self._outbox.task_done()
 
     def _observe(self, events: Sequence[CloudEvent], acked: datetime) -> None:
         for event in events:

@@ -39,6 +39,8 @@ class EmittedRow:
     event_id: UUID
     partition: int
     payload: bytes
+    event: Any = None
+    """The CloudEvent the payload encodes, kept to publish without decoding it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,8 @@ async def take_due_timers(
     rows = await conn.fetch(
         """delete from sla_timers t
            using unnest($1::uuid[], $2::smallint[], $3::int[], $4::smallint[], $5::timestamptz[]) as f(c, m, y, k, d)
-           where t.conversation_id = f.c and t.metric = f.m and t.cycle = f.y and t.kind = f.k and t.due_at = f.d
+           where t.conversation_id = any($1::uuid[])  -- lets the planner use the primary key
+             and t.conversation_id = f.c and t.metric = f.m and t.cycle = f.y and t.kind = f.k and t.due_at = f.d
            returning t.*""",
         [d[0] for d in due],
         [d[1] for d in due],
