@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from social_samples import SECRETS
 
 from omni_ingest_social.settings import Settings
-
-SECRETS = {
-    "meta_app_secret": "meta-app-secret",
-    "meta_verify_token": "meatyhamhock",
-    "line_channel_secret": "line-channel-secret",
-    "telegram_secret_token": "tg_Secret-Token_123",
-    "x_consumer_secret": "x-consumer-secret",
-}
 
 
 @pytest.fixture

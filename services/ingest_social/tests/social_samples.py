@@ -48,6 +48,14 @@ X_DM = (
     b' "users":{"3001969357":{"id":"3001969357","name":"Jordan Brinks","screen_name":"furiouscamper"}}}'
 )
 
+SECRETS = {
+    "meta_app_secret": "meta-app-secret",
+    "meta_verify_token": "meatyhamhock",
+    "line_channel_secret": "line-channel-secret",
+    "telegram_secret_token": "tg_Secret-Token_123",
+    "x_consumer_secret": "x-consumer-secret",
+}
+
 JA_BILLING = "請求書の金額が間違っているようです。確認していただけますか？"
 JA_DELIVERY = "注文した商品がまだ届いていません。"
 

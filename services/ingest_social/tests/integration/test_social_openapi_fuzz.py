@@ -15,11 +15,10 @@ import httpx
 import pytest
 import schemathesis
 import uvicorn
-from conftest import SECRETS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from social_samples import line_sig, meta_sig, x_sig
+from social_samples import SECRETS, line_sig, meta_sig, x_sig
 
 from omni_ingest_social.app import create_app
 from omni_ingest_social.settings import Settings

@@ -6,10 +6,10 @@ import json
 import socket
 
 import pytest
-from conftest import SECRETS
 from social_samples import (
     JA_BILLING,
     LINE_TEXT,
+    SECRETS,
     TELEGRAM_START,
     WHATSAPP_TEXT,
     X_DM,
