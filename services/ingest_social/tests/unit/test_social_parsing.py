@@ -115,6 +115,13 @@ def test_whatsapp_status_only_delivery_routes_nothing() -> None:
     assert parsed.ignored == {"status": 2}
 
 
+def test_whatsapp_group_message_threads_on_the_group() -> None:
+    body = WHATSAPP_TEXT.replace(b'"type":"text"', b'"group_id":"120363000000000001","type":"text"')
+    [routed] = parse_meta(body, **KW).routed
+    assert routed.message.thread_key == "whatsapp:106540352242922:group:120363000000000001"
+    assert routed.message.customer.address == "+16505551234"
+
+
 def test_meta_unknown_object_is_ignored_not_rejected() -> None:
     parsed = parse_meta(b'{"object":"permissions","entry":[{"id":"1","changes":[]}]}', **KW)
     assert parsed.routed == ()

@@ -150,13 +150,14 @@ def _whatsapp_message(
     if not wa_id.isdigit() or not 6 <= len(wa_id) <= 15:
         raise MalformedPayload(f"{path}.from", f"{path}.from: expected a WhatsApp id (digits of an E.164 number)")
     wamid = f.text(message, "id", path)
+    group = f.opt_text(message, "group_id", path)  # group chats thread on the group, like LINE groups
     text, attachments = _whatsapp_content(message, kind, path)
     out.route(
         path=path,
         channel=Channel.WHATSAPP,
         dedupe_key=wamid,
         provider_message_id=wamid,
-        thread_key=f"whatsapp:{number_id}:{wa_id}",
+        thread_key=f"whatsapp:{number_id}:group:{group}" if group else f"whatsapp:{number_id}:{wa_id}",
         address="+" + wa_id,
         display_name=names.get(wa_id),
         text=text,
