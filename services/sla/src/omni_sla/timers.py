@@ -122,6 +122,14 @@ class TimerWheel:
                 out.append((packed, when))
         return out
 
+    def partitions(self) -> dict[int, int]:
+        """How many pending timers each partition has."""
+        counts: dict[int, int] = {}
+        for packed in self._due:
+            part = partition_of(packed)
+            counts[part] = counts.get(part, 0) + 1
+        return counts
+
     def drop_partitions(self, partitions: set[int]) -> int:
         """Forget every timer of these partitions (revoked); returns how many."""
         doomed = [p for p in self._due if partition_of(p) in partitions]
