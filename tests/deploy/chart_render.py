@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,11 @@ class Rendered:
     stdout: str
     stderr: str
 
-    @property
+    @functools.cached_property
     def objects(self) -> list[dict[str, Any]]:
         assert self.returncode == 0, self.stderr
-        return [doc for doc in yaml.safe_load_all(self.stdout) if doc]
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return [doc for doc in yaml.load_all(self.stdout, Loader=loader) if doc]
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [o for o in self.objects if o["kind"] == kind]

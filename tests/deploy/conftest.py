@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from collections.abc import Sequence
 
@@ -21,7 +22,8 @@ def helm() -> str:
 def render(helm: str) -> Render:
     """`helm template` of the chart with the named values files of tests/deploy/values and --set pairs."""
 
-    def _render(*values: str, sets: Sequence[str] = (), extra: Sequence[str] = ()) -> Rendered:
+    @functools.cache
+    def _cached(values: tuple[str, ...], sets: tuple[str, ...], extra: tuple[str, ...]) -> Rendered:
         cmd = [helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION]
         cmd += ["--api-versions", "monitoring.coreos.com/v1", "--api-versions", "keda.sh/v1alpha1"]
         for name in values:
@@ -31,5 +33,8 @@ def render(helm: str) -> Render:
         cmd += list(extra)
         done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
         return Rendered(done.returncode, done.stdout, done.stderr)
+
+    def _render(*values: str, sets: Sequence[str] = (), extra: Sequence[str] = ()) -> Rendered:
+        return _cached(values, tuple(sets), tuple(extra))
 
     return _render

@@ -25,6 +25,10 @@ CONTRACT_PORTS = {
 }
 KAFKA_CONSUMERS = {"router", "sla", "analytics"}
 OVERRIDES = ["keda.yaml", "strimzi.yaml", "ingress.yaml", "hpa.yaml", "fixed.yaml"]
+# The PrometheusRule and dashboard render from copies of deploy/prometheus and deploy/grafana (see
+# test_deploy_chart_files.py); validate them whenever the chart carries them.
+if all((CHART / "files" / f).exists() for f in ["prometheus-rules.yaml", "omni-dashboard.json"]):
+    OVERRIDES.append("monitoring.yaml")
 
 # Required fields and types of the custom resources the chart renders, from their CRDs
 # (Prometheus Operator v0.8x, KEDA v2.1x, Strimzi v0.4x); kubernetes-validate knows core kinds only.
@@ -209,7 +213,11 @@ def test_helm_lint_passes_strict(helm: str) -> None:
     assert "0 chart(s) failed" in done.stdout
 
 
-@pytest.mark.parametrize("values", [[], *([name] for name in OVERRIDES), OVERRIDES])
+@pytest.mark.parametrize(
+    "values",
+    [[], *([name] for name in OVERRIDES), OVERRIDES],
+    ids=lambda values: "+".join(v.removesuffix(".yaml") for v in values) or "defaults",
+)
 def test_every_rendered_object_validates(render: Render, values: list[str]) -> None:
     rendered = render(*values)
     objects = rendered.objects
