@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
+@lru_cache(maxsize=8192)  # the same numbers recur (ours always); parsing is the costly part
 def to_e164(raw: str, *, region: str | None = None) -> str | None:
     """`raw` as an E.164 number (`+819012345678`), or None when it is not a possible phone number.
 
