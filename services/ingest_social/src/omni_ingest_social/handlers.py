@@ -107,9 +107,8 @@ class SocialWebhooks:
         except MalformedPayload as exc:
             self.pipeline.reject(provider.value, "malformed")
             raise ApiError(400, "malformed_payload", exc.message, field=exc.field) from exc
-        for reason, count in parsed.ignored.items():
-            self.pipeline.ignore(provider.value, reason, count)
         if not parsed.routed:
+            self._count_ignored(provider, parsed)
             return DeliveryOutcome(accepted=0, duplicates=0, ignored=parsed.ignored_total)
         items = [Inbound(message=r.message, dedupe_key=r.dedupe_key) for r in parsed.routed]
         try:
@@ -122,7 +121,12 @@ class SocialWebhooks:
                 messages=len(items),
             )
             raise
+        self._count_ignored(provider, parsed)  # once per accepted delivery, not again on the provider's retry
         return DeliveryOutcome(accepted=result.accepted, duplicates=result.duplicates, ignored=parsed.ignored_total)
+
+    def _count_ignored(self, provider: Provider, parsed: ParsedDelivery) -> None:
+        for reason, count in parsed.ignored.items():
+            self.pipeline.ignore(provider.value, reason, count)
 
     # --- Meta ---------------------------------------------------------------------
 
