@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from omni_ingest_email.adapters.http import build_router
-from omni_ingest_email.adapters.redis_store import ThreadMemory, TokenLedger
+from omni_ingest_email.adapters.redis_store import MailStore
 from omni_ingest_email.adapters.smtp import MailHandler, SmtpListener
 from omni_ingest_email.handlers import Clock, EmailIngest, utcnow
 from omni_ingest_email.settings import EmailSettings
@@ -37,7 +37,7 @@ def create_app(settings: EmailSettings, *, publisher: EventPublisher | None = No
         pipeline.metrics.deduplicated.labels(settings.service_name, provider)
     ingest = EmailIngest(
         pipeline=pipeline,
-        threads=ThreadMemory(redis, ttl_s=settings.thread_memory_days * 24 * 3600),
+        store=MailStore(redis, thread_ttl_s=settings.thread_memory_days * 24 * 3600),
         clock=clock,
         registry=metrics.registry,
         parse_in_thread_bytes=settings.parse_in_thread_bytes,
@@ -76,7 +76,7 @@ def create_app(settings: EmailSettings, *, publisher: EventPublisher | None = No
         description="Inbound e-mail: SMTP on its own port, SendGrid Inbound Parse and Mailgun routes.",
         max_body_bytes=settings.max_body_bytes,
     )
-    app.include_router(build_router(ingest=ingest, settings=settings, tokens=TokenLedger(redis)))
+    app.include_router(build_router(ingest=ingest, settings=settings))
     app.state.ingest = ingest
     app.state.smtp = smtp
     app.state.pipeline = pipeline

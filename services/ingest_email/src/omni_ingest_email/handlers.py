@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
-from omni_ingest_email.adapters.redis_store import ThreadMemory
+from omni_ingest_email.adapters.redis_store import MailStore
 from omni_ingest_email.domain import ParsedEmail, choose_thread_key, dedupe_key, referenced_ids, to_message
 from omni_schemas import Provider
 from omni_service.ingest import Inbound, IngestPipeline, stable_id
@@ -47,6 +47,10 @@ class Accepted:
         }
 
 
+class TokenReused(Exception):
+    """A Mailgun token seen before with another mail: a replay."""
+
+
 class EmailIngest:
     """Accept one parsed mail: thread it, normalize it, publish it and wait for Kafka's ack."""
 
@@ -54,13 +58,13 @@ class EmailIngest:
         self,
         *,
         pipeline: IngestPipeline,
-        threads: ThreadMemory,
+        store: MailStore,
         clock: Clock = utcnow,
         registry: CollectorRegistry,
         parse_in_thread_bytes: int = 256 * 1024,
     ) -> None:
         self.pipeline = pipeline
-        self.threads = threads
+        self.store = store
         self.clock = clock
         self.parse_in_thread_bytes = parse_in_thread_bytes
         self.auto_replies = Counter(
@@ -82,22 +86,34 @@ class EmailIngest:
             return await asyncio.to_thread(parse)
         return parse()
 
-    async def accept(self, mail: ParsedEmail, *, provider: Provider, started: float) -> Accepted:
-        """Publish the mail's event; raises MalformedEmail (no sender) or KafkaUnavailable (retry later)."""
+    async def accept(
+        self, mail: ParsedEmail, *, provider: Provider, started: float, token: str | None = None
+    ) -> Accepted:
+        """Publish the mail's event and wait for Kafka's ack.
+
+        Raises MalformedEmail (no sender), TokenReused (with `token`: a Mailgun replay),
+        ReplayStoreUnavailable or KafkaUnavailable (both: answer so that the provider retries).
+        """
         refs = referenced_ids(mail)
-        decision = choose_thread_key(mail, await self.threads.lookup(refs))
-        message = to_message(
-            mail, provider=provider, thread_key=decision.thread_key, message_id=uuid4(), received_at=self.clock()
-        )
         key = dedupe_key(mail)
+        prepared = await self.store.prepare(refs, token=(token, key) if token else None)
+        if not prepared.token_ok:
+            raise TokenReused(token)
+        decision = choose_thread_key(mail, prepared.known)
         try:
+            message = to_message(
+                mail, provider=provider, thread_key=decision.thread_key, message_id=uuid4(), received_at=self.clock()
+            )
             result = await self.pipeline.accept(
                 provider.value, [Inbound(message=message, dedupe_key=key)], started=started
             )
-        except KafkaUnavailable:
-            self.reject(provider, "kafka_unavailable")
+        except BaseException as exc:
+            if token:
+                await self.store.release(token, key)
+            if isinstance(exc, KafkaUnavailable):
+                self.reject(provider, "kafka_unavailable")
             raise
-        await self.threads.remember(decision.thread_key, own_id=mail.message_id, referenced=refs)
+        await self.store.remember(decision.thread_key, own_id=mail.message_id, referenced=refs)
         if mail.auto_reply_reason and not result.duplicates:
             self.auto_replies.labels(self.pipeline.service, provider.value, mail.auto_reply_reason).inc()
         log.info(

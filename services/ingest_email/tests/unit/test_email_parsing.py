@@ -176,3 +176,11 @@ def test_japanese_and_english_text_round_trips_in_every_charset(subject: str, li
     assert mail.subject is not None
     assert mail.subject.replace(" ", "") == subject.replace(" ", "")
     assert mail.from_address == "c@example.org"
+
+
+def test_clean_text_decodes_escaped_bytes_and_drops_lone_surrogates() -> None:
+    from omni_ingest_email.domain.charsets import clean_text
+
+    assert clean_text("山田".encode().decode("utf-8", "surrogateescape")) == "山田"
+    assert clean_text("了解".encode("cp932").decode("utf-8", "surrogateescape")) == "了解"
+    assert clean_text("a\ud800b\x00") == "a?b"

@@ -109,6 +109,19 @@ def test_mailgun_urlencoded_route_post_threads_from_message_headers() -> None:
     assert mail.sent_at == datetime(2024, 5, 14, 10, 0, tzinfo=UTC)
 
 
+def test_mailgun_urlencoded_japanese_fields_keep_their_utf8() -> None:
+    import urllib.parse
+
+    fields = {
+        **samples.MAILGUN_FIELDS,
+        "subject": "配送について",
+        "body-plain": "商品がまだ届きません。",
+        "from": "山田 <y@example.jp>",
+    }
+    mail = parse_mailgun(parse_form("application/x-www-form-urlencoded", urllib.parse.urlencode(fields).encode()))
+    assert (mail.subject, mail.text, mail.from_name) == ("配送について", "商品がまだ届きません。", "山田")
+
+
 def test_mailgun_multipart_with_attachment_and_raw_mime_mode() -> None:
     ctype, body = samples.multipart(samples.MAILGUN_FIELDS, [("attachment-1", "photo.jpg", "image/jpeg", b"\xff\xd8")])
     mail = parse_mailgun(parse_form(ctype, body))

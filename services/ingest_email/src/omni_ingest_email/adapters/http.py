@@ -9,12 +9,12 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from omni_ingest_email.adapters.redis_store import ReplayStoreUnavailable, TokenLedger
-from omni_ingest_email.domain import MalformedEmail, dedupe_key
+from omni_ingest_email.adapters.redis_store import ReplayStoreUnavailable
+from omni_ingest_email.domain import MalformedEmail
 from omni_ingest_email.domain.forms import FormData, parse_form
 from omni_ingest_email.domain.mailgun import parse_mailgun, signature_problem
 from omni_ingest_email.domain.sendgrid import basic_auth_ok, parse_sendgrid
-from omni_ingest_email.handlers import EmailIngest
+from omni_ingest_email.handlers import EmailIngest, TokenReused
 from omni_ingest_email.settings import EmailSettings
 from omni_schemas import Provider
 from omni_service.http import error_body
@@ -80,7 +80,7 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
-def build_router(*, ingest: EmailIngest, settings: EmailSettings, tokens: TokenLedger) -> APIRouter:
+def build_router(*, ingest: EmailIngest, settings: EmailSettings) -> APIRouter:
     router = APIRouter(tags=["email"])
 
     async def read_form(request: Request, provider: Provider) -> FormData | JSONResponse:
@@ -151,24 +151,17 @@ def build_router(*, ingest: EmailIngest, settings: EmailSettings, tokens: TokenL
         except MalformedEmail as exc:
             ingest.reject(Provider.MAILGUN, "malformed")
             return _error(400, "invalid_request", str(exc))
-        owner = dedupe_key(mail)
         try:
-            claimed = await tokens.claim(token, owner)
+            accepted = await ingest.accept(mail, provider=Provider.MAILGUN, started=started, token=token)
+        except MalformedEmail as exc:
+            ingest.reject(Provider.MAILGUN, "malformed")
+            return _error(400, "invalid_request", str(exc))
+        except TokenReused:
+            ingest.reject(Provider.MAILGUN, "token_reused")
+            return _error(401, "unauthorized", "mailgun signature rejected: token_reused")
         except ReplayStoreUnavailable as exc:
             ingest.reject(Provider.MAILGUN, "redis_unavailable")
             return _error(503, "unavailable", f"replay store unavailable, retry later: {exc}", {"Retry-After": "5"})
-        if not claimed:
-            ingest.reject(Provider.MAILGUN, "token_reused")
-            return _error(401, "unauthorized", "mailgun signature rejected: token_reused")
-        try:
-            accepted = await ingest.accept(mail, provider=Provider.MAILGUN, started=started)
-        except MalformedEmail as exc:
-            await tokens.release(token, owner)
-            ingest.reject(Provider.MAILGUN, "malformed")
-            return _error(400, "invalid_request", str(exc))
-        except BaseException:
-            await tokens.release(token, owner)
-            raise
         return JSONResponse(accepted.body())
 
     return router

@@ -1,8 +1,9 @@
-"""Redis edges: the thread of every accepted Message-ID, and Mailgun's used tokens."""
+"""Redis edges: the thread of every accepted Message-ID, and Mailgun's used tokens, in one round trip."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 import structlog
@@ -15,71 +16,81 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class ThreadMemory:
-    """Message-ID -> thread key, so a reply whose References were dropped still finds its thread."""
+class ReplayStoreUnavailable(RuntimeError):
+    """Redis is away while a Mailgun token must be checked: answer 503 so Mailgun retries."""
 
-    def __init__(self, redis: aioredis.Redis, *, ttl_s: int) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    known: Mapping[str, str]
+    """Threads of the referenced Message-IDs that were seen before."""
+    token_ok: bool
+    """The token is new, or was first used for this same mail (a redelivery)."""
+
+
+class MailStore:
+    """Message-ID -> thread key (so a reply whose References were dropped still finds its thread),
+    and Mailgun tokens already used (a token may carry only the one mail it was first seen with)."""
+
+    def __init__(self, redis: aioredis.Redis, *, thread_ttl_s: int, token_ttl_s: int = 2 * 3600) -> None:
         self.redis = redis
-        self.ttl_s = ttl_s
+        self.thread_ttl_s = thread_ttl_s
+        self.token_ttl_s = token_ttl_s
 
     @staticmethod
-    def _key(message_id: str) -> str:
+    def _thread(message_id: str) -> str:
         return f"omni:email:thread:{message_id}"
 
-    async def lookup(self, message_ids: Sequence[str]) -> Mapping[str, str]:
-        """The known threads of these ids; empty when Redis is away (threading then uses the headers alone)."""
-        if not message_ids:
-            return {}
+    @staticmethod
+    def _token(token: str) -> str:
+        return f"omni:email:mailgun-token:{token[:200]}"
+
+    async def prepare(self, referenced: Sequence[str], *, token: tuple[str, str] | None = None) -> Prepared:
+        """Look up the referenced ids' threads and, with `token=(token, owner)`, claim the token."""
+        if not referenced and token is None:
+            return Prepared(known={}, token_ok=True)
         try:
-            values = await self.redis.mget([self._key(m) for m in message_ids])
+            pipe = self.redis.pipeline(transaction=False)
+            if referenced:
+                pipe.mget([self._thread(m) for m in referenced])
+            if token is not None:
+                pipe.set(self._token(token[0]), token[1], ex=self.token_ttl_s, nx=True)
+                pipe.get(self._token(token[0]))
+            results = await pipe.execute()
         except (RedisError, OSError) as exc:
+            if token is not None:
+                raise ReplayStoreUnavailable(str(exc)) from exc
             log.warning("thread memory unavailable; threading on headers alone", error=str(exc))
-            return {}
-        return {m: _text(v) for m, v in zip(message_ids, values, strict=True) if v is not None}
+            return Prepared(known={}, token_ok=True)
+        known: dict[str, str] = {}
+        if referenced:
+            values = results.pop(0)
+            known = {m: _text(v) for m, v in zip(referenced, values, strict=True) if v is not None}
+        token_ok = True
+        if token is not None:
+            claimed, current = results
+            token_ok = bool(claimed) or (current is not None and _text(current) == token[1])
+        return Prepared(known=known, token_ok=token_ok)
 
     async def remember(self, thread_key: str, *, own_id: str | None, referenced: Sequence[str]) -> None:
         """Record the mail's own id (and, where still unknown, the ids it references) on its thread."""
+        if not own_id and not referenced:
+            return
         try:
             pipe = self.redis.pipeline(transaction=False)
             if own_id:
-                pipe.set(self._key(own_id), thread_key, ex=self.ttl_s)
+                pipe.set(self._thread(own_id), thread_key, ex=self.thread_ttl_s)
             for ref in referenced:
-                pipe.set(self._key(ref), thread_key, ex=self.ttl_s, nx=True)
+                pipe.set(self._thread(ref), thread_key, ex=self.thread_ttl_s, nx=True)
             await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("could not remember the thread of a mail", error=str(exc))
 
-
-class ReplayStoreUnavailable(RuntimeError):
-    pass
-
-
-class TokenLedger:
-    """Mailgun tokens already used: a token may carry only the one mail it was first seen with."""
-
-    def __init__(self, redis: aioredis.Redis, *, ttl_s: int = 2 * 3600) -> None:
-        self.redis = redis
-        self.ttl_s = ttl_s
-
-    @staticmethod
-    def _key(token: str) -> str:
-        return f"omni:email:mailgun-token:{token[:200]}"
-
-    async def claim(self, token: str, owner: str) -> bool:
-        """True when the token is new or was used for this same mail (a redelivery), False for a replay."""
-        try:
-            if await self.redis.set(self._key(token), owner, ex=self.ttl_s, nx=True):
-                return True
-            current = await self.redis.get(self._key(token))
-        except (RedisError, OSError) as exc:
-            raise ReplayStoreUnavailable(str(exc)) from exc
-        return current is not None and _text(current) == owner
-
     async def release(self, token: str, owner: str) -> None:
         """Forget a claim whose mail was not accepted, so the provider's retry is not taken for a replay."""
         try:
-            current = await self.redis.get(self._key(token))
+            current = await self.redis.get(self._token(token))
             if current is not None and _text(current) == owner:
-                await self.redis.delete(self._key(token))
+                await self.redis.delete(self._token(token))
         except (RedisError, OSError) as exc:
             log.warning("could not release a mailgun token", error=str(exc))

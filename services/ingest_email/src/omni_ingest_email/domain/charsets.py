@@ -44,9 +44,16 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 
 def clean_text(value: str) -> str:
     """Text safe for JSON: raw 8-bit bytes the parser kept as surrogates are decoded (UTF-8, else CP932)."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
-        return value.replace("\x00", "")
-    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return value.replace("\x00", "") if "\x00" in value else value
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
+        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
     for candidate in ("utf-8", "cp932"):
         try:
             return raw.decode(candidate).replace("\x00", "")

@@ -49,12 +49,13 @@ def parse_form(content_type: str, body: bytes) -> FormData:
     kind = ctype.get_content_type().lower()
     if kind == "application/x-www-form-urlencoded":
         form = FormData()
+        # latin-1 round trip: percent-decoding then yields the posted bytes, whatever their charset
         try:
-            pairs = urllib.parse.parse_qsl(body, keep_blank_values=True, strict_parsing=False)
+            pairs = urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
         except ValueError as exc:
             raise MalformedEmail("body", f"undecodable form: {exc}") from exc
         for key, value in pairs:
-            form.fields.setdefault(key.decode("utf-8", "replace"), value)
+            form.fields.setdefault(decode_bytes(key.encode("latin-1"), "utf-8"), value.encode("latin-1"))
         return form
     if kind != "multipart/form-data":
         raise MalformedEmail("content-type", "expected multipart/form-data or application/x-www-form-urlencoded")

@@ -9,6 +9,7 @@ library; charsets go through `charsets.decode_bytes`, so ISO-2022-JP and Shift_J
 from __future__ import annotations
 
 import email
+import email.parser
 import email.utils
 import hashlib
 import re
@@ -27,6 +28,7 @@ from omni_ingest_email.domain.quoting import strip_reply
 
 _ID = re.compile(r"<\s*([^<>\s]+)\s*>")
 _NEWLINES = re.compile(r"[\r\n]+")
+_HEADERS_ONLY = email.parser.Parser(policy=policy.compat32)
 MAX_REFERENCES = 50
 MAX_ATTACHMENTS = 100
 
@@ -35,10 +37,10 @@ def parse_message(raw: bytes) -> EmailMessage:
     return email.message_from_bytes(raw, policy=policy.default)
 
 
-def parse_header_block(block: str) -> EmailMessage:
+def parse_header_block(block: str) -> Message:
     """A header-only message from a raw header block (SendGrid `headers`, Mailgun `message-headers`)."""
     text = block.replace("\r\n", "\n").strip("\n") + "\n\n"
-    return email.message_from_string(text, policy=policy.default)
+    return _HEADERS_ONLY.parsestr(text, headersonly=True)
 
 
 def header_block(pairs: Iterable[tuple[str, str]]) -> str:
@@ -49,9 +51,6 @@ def header_block(pairs: Iterable[tuple[str, str]]) -> str:
         if name:
             lines.append(name + ": " + _NEWLINES.sub(" ", str(value)))
     return "\n".join(lines)
-
-
-_JAPANESE_WORDS = re.compile(r"=\?(shift[-_]?jis|sjis|x-sjis|cp932|windows-31j|iso-2022-jp|euc-jp)(\*[^?]*)?\?", re.I)
 
 
 def _decode_words(value: str) -> str:
@@ -65,7 +64,7 @@ def _decode_words(value: str) -> str:
     out: list[str] = []
     for chunk, charset in parts:
         if isinstance(chunk, bytes):
-            out.append(decode_bytes(chunk, charset or "ascii"))
+            out.append(chunk.decode("raw-unicode-escape") if charset is None else decode_bytes(chunk, charset))
         else:
             out.append(chunk)
     joined = "".join(out) if any(c for _, c in parts) else value
@@ -79,18 +78,15 @@ def _raw(msg: Message, name: str) -> str | None:
     return None
 
 
+_FOLD = re.compile(r"\r?\n[ \t]*")
+
+
 def header(msg: Message, name: str) -> str | None:
-    """A header's decoded value (RFC 2047 words decoded), or None; never raises on a malformed one."""
+    """A header's decoded value (RFC 2047 words decoded, unfolded), or None; never raises on a malformed one."""
     raw = _raw(msg, name)
-    if raw is not None and _JAPANESE_WORDS.search(raw):
-        return _decode_words(raw)
-    try:
-        value = msg.get(name)
-    except Exception:
-        value = _decode_words(raw) if raw is not None else None
-    if value is None:
+    if raw is None:
         return None
-    return clean_text(str(value)).strip()
+    return _decode_words(_FOLD.sub(" ", raw)).strip()
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -104,56 +100,40 @@ def message_ids(value: str | None) -> list[str]:
     return [clean_text(token.strip("<>"))] if token.strip("<>") else []
 
 
+def _pairs(values: Sequence[str]) -> list[tuple[str | None, str]]:
+    try:
+        found = email.utils.getaddresses([_FOLD.sub(" ", v) for v in values])
+    except Exception:
+        return []
+    return [
+        (_decode_words(n).strip() or None, a.strip().lower()) for n, a in found if "@" in a and " " not in a.strip()
+    ]
+
+
 def _addresses(msg: Message, name: str) -> list[tuple[str | None, str]]:
     """(display name, lower-cased address) pairs of an address header."""
-    raw_value = _raw(msg, name)
-    if raw_value is not None and _JAPANESE_WORDS.search(raw_value):
-        return [(_decode_words(n) or None, a.lower()) for n, a in email.utils.getaddresses([raw_value]) if "@" in a]
-    try:
-        h = msg.get(name)
-        if h is None:
-            return []
-        found = [
-            (clean_text(a.display_name) or None, clean_text(a.addr_spec).lower())
-            for a in getattr(h, "addresses", ())
-            if a.addr_spec and "@" in a.addr_spec
-        ]
-        if found or not str(h).strip():
-            return found
-    except Exception:
-        pass
-    raw = [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
-    return [
-        (_decode_words(clean_text(n)) or None, clean_text(a).lower())
-        for n, a in email.utils.getaddresses(raw)
-        if "@" in a
-    ]
+    return _pairs([clean_text(str(v)) for k, v in msg.raw_items() if k.lower() == name.lower()])
 
 
 def address_list(value: str | None) -> list[tuple[str | None, str]]:
     """(display name, lower-cased address) pairs of a free-form address field (webhook `from`, `to`)."""
-    if not value:
-        return []
-    return _addresses(parse_header_block(header_block([("To", value)])), "To")
+    return _pairs([value]) if value else []
 
 
 def _sent_at(msg: Message) -> datetime | None:
+    raw = header(msg, "Date")
+    if not raw:
+        return None
     try:
-        h = msg.get("Date")
-        value = getattr(h, "datetime", None) if h is not None else None
-    except Exception:
-        value = None
-    if value is None:
-        raw = header(msg, "Date")
-        if not raw:
-            return None
-        try:
-            value = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            return None
+        value = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
     if not isinstance(value, datetime):
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
 
 
 def _unflow(text: str, *, delsp: bool) -> str:

@@ -1,0 +1,228 @@
+"""Accepted e-mail webhooks per second, end to end to the Kafka ack, against raw aiokafka produce.
+
+The service runs as in production (`python -m omni_ingest_email`, uvicorn with uvloop) in its own
+process; a light keep-alive HTTP client posts signed Mailgun route forwards (urlencoded, one mail
+each, Japanese and English, replies with quoted history) from CONCURRENCY connections and counts
+the 200s. Each accepted post costs the full path: form parse, signature, MIME facts, reply
+stripping, language, thread lookup, token ledger, dedupe, publish and ack. The baseline, in the
+same run, sends the very same CloudEvents with a bare idempotent `AIOKafkaProducer` (acks=all),
+CONCURRENCY senders each waiting for its ack, as a webhook must.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from omni_ingest_email.domain import choose_thread_key, to_message
+from omni_ingest_email.domain.forms import parse_form
+from omni_ingest_email.domain.mailgun import parse_mailgun
+from omni_schemas import Provider, new_event, to_record
+from omni_service.bench import report
+from omni_service.kafka import delete_topics, ensure_topics
+
+ROOT = Path(__file__).resolve().parents[3]
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/13"
+KEY = "bench-mailgun-key"
+CONCURRENCY = int(os.environ.get("OMNI_BENCH_CONCURRENCY", "32"))
+REQUESTS = int(os.environ.get("OMNI_BENCH_REQUESTS", "2000"))
+ROUNDS = 2
+TEXTS = [
+    ("請求書について", "請求書の金額が間違っているようです。確認していただけますか？"),
+    ("Re: Order 42", "Where is my order? It has not arrived yet."),
+    ("配送の件", "注文した商品がまだ届いていません。"),
+    ("Address change", "Can I change the delivery address?"),
+]
+
+
+def _bodies(count: int, tag: str) -> list[bytes]:
+    now = int(time.time())
+    bodies = []
+    for i in range(count):
+        subject, text = TEXTS[i % len(TEXTS)]
+        token = hashlib.sha256(f"{tag}-{i}".encode()).hexdigest()[:50]
+        signature = hmac.new(KEY.encode(), f"{now}{token}".encode(), hashlib.sha256).hexdigest()
+        message_id = f"<{tag}-{i}@customer.example>"
+        fields = {
+            "recipient": "support@mg.example.com",
+            "sender": f"customer{i % 500}@example.org",
+            "from": f"Customer {i % 500} <customer{i % 500}@example.org>",
+            "subject": subject,
+            "body-plain": f"{text}\r\n\r\nOn Mon, May 13, 2024 at 9:00 AM Support <support@mg.example.com> wrote:\r\n"
+            "> Thank you for contacting us.\r\n",
+            "message-headers": (
+                f'[["Message-Id", "{message_id}"], ["In-Reply-To", "<ticket-{i % 50}@mg.example.com>"], '
+                f'["References", "<ticket-{i % 50}@mg.example.com>"], ["Date", "Tue, 14 May 2024 10:00:00 +0000"]]'
+            ),
+            "Message-Id": message_id,
+            "timestamp": str(now),
+            "token": token,
+            "signature": signature,
+        }
+        bodies.append(urllib.parse.urlencode(fields).encode())
+    return bodies
+
+
+def _request(port: int, body: bytes) -> bytes:
+    head = (
+        f"POST /webhooks/email/mailgun HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _post_all(port: int, requests: list[bytes]) -> float:
+    """Send every request over CONCURRENCY keep-alive connections; the rate of 200 answers."""
+    queue = list(reversed(requests))
+    ok = 0
+    failures: list[bytes] = []
+
+    async def worker() -> None:
+        nonlocal ok
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while queue:
+                writer.write(queue.pop())
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                if status_line.split()[1] == b"200":
+                    ok += 1
+                else:
+                    failures.append(status_line + body)
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    elapsed = time.perf_counter() - started
+    if ok != len(requests):
+        raise SystemExit(f"only {ok} of {len(requests)} webhooks were accepted: {failures[:3]!r}")
+    return ok / elapsed
+
+
+async def _raw_produce(producer: AIOKafkaProducer, records: list[tuple[str, bytes | None, bytes, list]]) -> float:
+    queue = list(reversed(records))
+
+    async def worker() -> None:
+        while queue:
+            topic, key, value, headers = queue.pop()
+            await (await producer.send(topic, value, key=key, headers=headers))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return len(records) / (time.perf_counter() - started)
+
+
+def _records(bodies: list[bytes], suffix: str) -> list[tuple[str, bytes | None, bytes, list]]:
+    now = datetime.now(UTC)
+    records = []
+    for body in bodies:
+        mail = parse_mailgun(parse_form("application/x-www-form-urlencoded", body))
+        message = to_message(
+            mail,
+            provider=Provider.MAILGUN,
+            thread_key=choose_thread_key(mail).thread_key,
+            message_id=uuid.uuid4(),
+            received_at=now,
+        )
+        record = to_record(new_event("omni.message.received.v1", message, source="/omni/ingest_email"))
+        records.append((record.topic + suffix, record.key, record.value, record.headers))
+    return records
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("ingest_email exited during start-up")
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = await reader.read()
+            writer.close()
+            if answer.startswith(b"HTTP/1.1 200"):
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    raise SystemExit("ingest_email not ready after 30 s")
+
+
+async def main() -> None:
+    suffix = f".bench{uuid.uuid4().hex[:8]}"
+    await ensure_topics(KAFKA, suffix=suffix)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+        "REDIS_URL": REDIS,
+        "OMNI_TOPIC_SUFFIX": suffix,
+        "MAILGUN_SIGNING_KEY": KEY,
+        "HTTP_PORT": str(port),
+        "HTTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(_free_port()),
+        "SMTP_HOST": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
+        [sys.executable, "-m", "omni_ingest_email"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all", linger_ms=2)
+    await producer.start()
+    try:
+        await _wait_ready(port, proc)
+        await _post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")])
+        await _raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix))
+        service_rates, raw_rates = [], []
+        for n in range(ROUNDS):
+            bodies = _bodies(REQUESTS, f"r{n}{suffix}")
+            raw_rates.append(await _raw_produce(producer, _records(bodies, suffix)))
+            service_rates.append(await _post_all(port, [_request(port, b) for b in bodies]))
+    finally:
+        await producer.stop()
+        proc.terminate()
+        proc.wait(20)
+        try:
+            await delete_topics(KAFKA, suffix=suffix)
+        except Exception:
+            pass
+    report(
+        "ingest_email_mailgun_webhooks_per_second",
+        max(service_rates),
+        "webhooks/s",
+        baseline=max(raw_rates),
+        target=0.5,
+        note=f"{REQUESTS} signed Mailgun route forwards x {ROUNDS} rounds, {CONCURRENCY} connections; "
+        "baseline: the same events by a bare idempotent aiokafka producer, same concurrency",
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
