@@ -227,17 +227,21 @@ class SlaEngine:
         return count
 
     async def _relay_unpublished(self, partitions: Sequence[int]) -> None:
-        rows = await db.unpublished(self.pool, partitions)
-        rows = [r for r in rows if r[0] not in self._in_flight]
-        if not rows:
+        """Publish decisions recorded but never acknowledged (a crash in between), unless Kafka has them."""
+        pending = [
+            (row, at) for row, at in await db.unpublished(self.pool, partitions) if row.event_id not in self._in_flight
+        ]
+        if not pending:
             return
-        since = min(r[2] for r in rows)
-        found = await published_ids(self.bootstrap, self.sla_topic, since=since, wanted={r[0] for r in rows})
+        since = min(at for _, at in pending)
+        found = await published_ids(
+            self.bootstrap, self.sla_topic, since=since, wanted={row.event_id for row, _ in pending}
+        )
         await db.mark_published(self.pool, sorted(found))
-        missing = [r for r in rows if r[0] not in found]
+        missing = [row for row, _ in pending if row.event_id not in found]
         log.info("unpublished SLA decisions after restart", already_on_kafka=len(found), republishing=len(missing))
         if missing:
-            self._outbox.put_nowait([db.EmittedRow(uuid.UUID(int=0), 0, 0, 0, "", r[0], 0, r[1]) for r in missing])
+            self._outbox.put_nowait(missing)
 
     # --- conversation events -------------------------------------------------------------
 

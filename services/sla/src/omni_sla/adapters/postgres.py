@@ -200,13 +200,29 @@ async def mark_published(pool: asyncpg.Pool, event_ids: Sequence[UUID]) -> None:
         )
 
 
-async def unpublished(pool: asyncpg.Pool, partitions: Sequence[int]) -> list[tuple[UUID, bytes, datetime]]:
+async def unpublished(pool: asyncpg.Pool, partitions: Sequence[int]) -> list[tuple[EmittedRow, datetime]]:
+    """Recorded decisions of these partitions not yet acknowledged by Kafka, oldest first."""
     rows = await pool.fetch(
-        """select event_id, payload, created_at from sla_emitted
-           where published_at is null and partition = any($1::smallint[]) order by created_at""",
+        """select conversation_id, metric, cycle, slot, kind, event_id, partition, payload, created_at
+           from sla_emitted where published_at is null and partition = any($1::smallint[]) order by created_at""",
         list(partitions),
     )
-    return [(r["event_id"], bytes(r["payload"]), r["created_at"]) for r in rows]
+    return [
+        (
+            EmittedRow(
+                r["conversation_id"],
+                r["metric"],
+                r["cycle"],
+                r["slot"],
+                r["kind"],
+                r["event_id"],
+                r["partition"],
+                bytes(r["payload"]),
+            ),
+            r["created_at"],
+        )
+        for r in rows
+    ]
 
 
 async def iter_pending(
