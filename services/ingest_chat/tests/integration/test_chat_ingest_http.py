@@ -143,7 +143,7 @@ async def test_bad_missing_signature_and_malformed_form_produce_no_event(service
         metrics = (await client.get("/metrics")).text
     events = await _messages(service_env, 1, settle_s=1.5)
     assert [e.data.provider_message_id for e in events] == ["SM" + "d" * 32]
-    assert 'reason="bad_signature"' in metrics and 'reason="malformed"' in metrics
+    assert all(f'reason="{r}"' in metrics for r in ("bad_signature", "missing_signature", "malformed", "too_large"))
 
 
 async def test_twilio_redelivery_yields_one_event(service_env: dict[str, Any]) -> None:
