@@ -96,7 +96,10 @@ class EmailIngest:
         """
         refs = referenced_ids(mail)
         key = dedupe_key(mail)
-        prepared = await self.store.prepare(refs, token=(token, key) if token else None)
+        by_headers = choose_thread_key(mail)
+        prepared = await self.store.prepare(
+            refs, token=(token, key) if token else None, remember=(by_headers.thread_key, mail.message_id)
+        )
         if not prepared.token_ok:
             raise TokenReused(token)
         decision = choose_thread_key(mail, prepared.known)
@@ -113,7 +116,8 @@ class EmailIngest:
             if isinstance(exc, KafkaUnavailable):
                 self.reject(provider, "kafka_unavailable")
             raise
-        await self.store.remember(decision.thread_key, own_id=mail.message_id, referenced=refs)
+        if decision.thread_key != by_headers.thread_key:  # a reply whose References were dropped
+            await self.store.remember(decision.thread_key, own_id=mail.message_id, referenced=())
         if mail.auto_reply_reason and not result.duplicates:
             self.auto_replies.labels(self.pipeline.service, provider.value, mail.auto_reply_reason).inc()
         log.info(

@@ -45,9 +45,17 @@ class MailStore:
     def _token(token: str) -> str:
         return f"omni:email:mailgun-token:{token[:200]}"
 
-    async def prepare(self, referenced: Sequence[str], *, token: tuple[str, str] | None = None) -> Prepared:
-        """Look up the referenced ids' threads and, with `token=(token, owner)`, claim the token."""
-        if not referenced and token is None:
+    async def prepare(
+        self,
+        referenced: Sequence[str],
+        *,
+        token: tuple[str, str] | None = None,
+        remember: tuple[str, str | None] | None = None,
+    ) -> Prepared:
+        """One round trip: look up the referenced ids' threads; with `token=(token, owner)`, claim the
+        token; with `remember=(thread_key, own id)`, record the mail on the thread its headers name
+        (the caller corrects that with `remember` in the rare case the lookup finds another thread)."""
+        if not referenced and token is None and (remember is None or not remember[1]):
             return Prepared(known={}, token_ok=True)
         try:
             pipe = self.redis.pipeline(transaction=False)
@@ -56,6 +64,12 @@ class MailStore:
             if token is not None:
                 pipe.set(self._token(token[0]), token[1], ex=self.token_ttl_s, nx=True)
                 pipe.get(self._token(token[0]))
+            if remember is not None:
+                thread_key, own_id = remember
+                if own_id:
+                    pipe.set(self._thread(own_id), thread_key, ex=self.thread_ttl_s)
+                for ref in referenced:
+                    pipe.set(self._thread(ref), thread_key, ex=self.thread_ttl_s, nx=True)
             results = await pipe.execute()
         except (RedisError, OSError) as exc:
             if token is not None:
@@ -64,11 +78,12 @@ class MailStore:
             return Prepared(known={}, token_ok=True)
         known: dict[str, str] = {}
         if referenced:
-            values = results.pop(0)
+            values = results[0]
             known = {m: _text(v) for m, v in zip(referenced, values, strict=True) if v is not None}
         token_ok = True
         if token is not None:
-            claimed, current = results
+            offset = 1 if referenced else 0
+            claimed, current = results[offset], results[offset + 1]
             token_ok = bool(claimed) or (current is not None and _text(current) == token[1])
         return Prepared(known=known, token_ok=token_ok)
 
