@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, insort
-from collections.abc import Callable, Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 
 from omni_router.domain.model import (
     ANY_SKILL,
@@ -32,10 +33,35 @@ _capacity_cache: dict[tuple[int, ...], tuple[int, ...]] = {}
 _languages_cache: dict[frozenset[str], frozenset[str]] = {}
 
 
-class AgentRecord:
-    """The core's live view of one agent (slotted: the index holds many of them)."""
+_IDLE = ("idle0", "idle1", "idle2", "idle3")
+_RR = ("rr0", "rr1", "rr2", "rr3")
+_IDLE_KEY = tuple(attrgetter(name, "agent_id") for name in _IDLE)
+_RR_KEY = tuple(attrgetter(name, "agent_id") for name in _RR)
+_ALL_GROUPS = range(len(GROUPS))
 
-    __slots__ = ("agent_id", "capacity", "idle_key", "load", "presence", "rr_key", "skills")
+
+class AgentRecord:
+    """The core's live view of one agent (slotted: the index holds many of them).
+
+    Order keys are per capacity group: `idle<g>` is when the agent last got or finished a
+    conversation of group g (or became available), `rr<g>` the turn of its last assignment.
+    """
+
+    __slots__ = (
+        "agent_id",
+        "capacity",
+        "idle0",
+        "idle1",
+        "idle2",
+        "idle3",
+        "load",
+        "presence",
+        "rr0",
+        "rr1",
+        "rr2",
+        "rr3",
+        "skills",
+    )
 
     def __init__(self, profile: AgentProfile, *, now: float) -> None:
         self.agent_id = profile.agent_id
@@ -44,11 +70,23 @@ class AgentRecord:
         self.capacity: tuple[int, ...] = _capacity_cache.setdefault(capacity, capacity)
         self.load: list[int] = [0, 0, 0, 0]
         self.presence = profile.presence
-        self.idle_key = now
-        self.rr_key = 0.0
+        self.idle0 = self.idle1 = self.idle2 = self.idle3 = now
+        self.rr0 = self.rr1 = self.rr2 = self.rr3 = 0.0
 
     def spare(self, group: int) -> int:
         return self.capacity[group] - self.load[group]
+
+    def idle_key(self, group: int) -> float:
+        value: float = getattr(self, _IDLE[group])
+        return value
+
+    def rr_key(self, group: int) -> float:
+        value: float = getattr(self, _RR[group])
+        return value
+
+    def copy_keys(self, other: AgentRecord) -> None:
+        for name in (*_IDLE, *_RR):
+            setattr(self, name, getattr(other, name))
 
     @property
     def languages(self) -> frozenset[str]:
@@ -63,14 +101,6 @@ def _terms_of(profile: AgentProfile) -> dict[str, int]:
             terms[LANGUAGE_PREFIX + lang] = 1
     terms[ANY_SKILL] = 1
     return terms
-
-
-def _idle_order(agent: AgentRecord) -> tuple[float, str]:
-    return (agent.idle_key, agent.agent_id)
-
-
-def _rr_order(agent: AgentRecord) -> tuple[float, str]:
-    return (agent.rr_key, agent.agent_id)
 
 
 class _Bucket:
@@ -99,91 +129,111 @@ class AgentIndex:
 
     def __init__(self) -> None:
         self.agents: dict[str, AgentRecord] = {}
-        self._buckets: dict[tuple[int, str, int, int], _Bucket] = {}
-        self._spares: dict[tuple[int, str, int], set[int]] = {}
-        self._counts: dict[tuple[int, str, int], int] = {}
+        # (group, skill) -> level -> spare slots -> bucket, and (group, skill) -> level -> agents
+        self._tree: dict[tuple[int, str], dict[int, dict[int, _Bucket]]] = {}
+        self._counts: dict[tuple[int, str], dict[int, int]] = {}
 
     # --- maintenance ------------------------------------------------------------------
 
     def upsert(self, profile: AgentProfile, *, now: float) -> AgentRecord:
-        """Add or replace an agent's profile, keeping its current load and idle order."""
+        """Add or replace an agent's profile, keeping its current load and order keys."""
         old = self.agents.get(profile.agent_id)
         record = AgentRecord(profile, now=now)
         if old is not None:
-            self._unindex(old)
+            self._unindex(old, _ALL_GROUPS)
             record.load = old.load
-            record.idle_key = old.idle_key
-            record.rr_key = old.rr_key
+            record.copy_keys(old)
         self.agents[record.agent_id] = record
-        self._index(record)
+        self._index(record, _ALL_GROUPS)
         return record
 
     def remove(self, agent_id: str) -> None:
         old = self.agents.pop(agent_id, None)
         if old is not None:
-            self._unindex(old)
+            self._unindex(old, _ALL_GROUPS)
 
-    def change(
+    def set_presence(self, agent: AgentRecord, presence: Presence, *, now: float) -> None:
+        """Change presence; becoming available starts the agent's idle time in every group."""
+        self._unindex(agent, _ALL_GROUPS)
+        agent.presence = presence
+        if presence is Presence.AVAILABLE:
+            for name in _IDLE:
+                setattr(agent, name, now)
+        self._index(agent, _ALL_GROUPS)
+
+    def change_load(
         self,
         agent: AgentRecord,
+        group: int,
         *,
-        presence: Presence | None = None,
-        load_delta: tuple[int, int] | None = None,
-        load: tuple[int, int] | None = None,
+        delta: int = 0,
+        absolute: int | None = None,
         idle_key: float | None = None,
         rr_key: float | None = None,
     ) -> None:
-        """Change presence, load (group, delta) or (group, absolute) and order keys, re-indexing."""
-        self._unindex(agent)
-        if presence is not None:
-            agent.presence = presence
-        if load_delta is not None:
-            group, delta = load_delta
-            agent.load[group] = max(0, agent.load[group] + delta)
-        if load is not None:
-            group, value = load
-            agent.load[group] = max(0, value)
+        """Change the load in one group (and that group's order keys), re-indexing that group only."""
+        groups = (group,)
+        self._unindex(agent, groups)
+        value = agent.load[group] + delta if absolute is None else absolute
+        agent.load[group] = max(0, value)
         if idle_key is not None:
-            agent.idle_key = idle_key
+            setattr(agent, _IDLE[group], idle_key)
         if rr_key is not None:
-            agent.rr_key = rr_key
-        self._index(agent)
+            setattr(agent, _RR[group], rr_key)
+        self._index(agent, groups)
 
-    def _memberships(self, agent: AgentRecord) -> Iterator[tuple[int, str, int, int]]:
+    def _memberships(self, agent: AgentRecord, groups: Iterable[int]) -> Iterator[tuple[int, str, int, int]]:
         if agent.presence is not Presence.AVAILABLE:
             return
-        for g in range(len(GROUPS)):
+        for g in groups:
             spare = agent.capacity[g] - agent.load[g]
             if spare <= 0:
                 continue
             for skill, level in agent.skills.items():
                 yield (g, skill, level, spare)
 
-    def _index(self, agent: AgentRecord) -> None:
-        for key in self._memberships(agent):
-            bucket = self._buckets.get(key)
+    def _index(self, agent: AgentRecord, groups: Iterable[int]) -> None:
+        for g, skill, level, spare in self._memberships(agent, groups):
+            levels = self._tree.get((g, skill))
+            if levels is None:
+                levels = self._tree[(g, skill)] = {}
+                self._counts[(g, skill)] = {}
+            spares = levels.get(level)
+            if spares is None:
+                spares = levels[level] = {}
+            bucket = spares.get(spare)
             if bucket is None:
-                bucket = self._buckets[key] = _Bucket()
-                self._spares.setdefault(key[:3], set()).add(key[3])
-            insort(bucket.by_idle, agent, key=_idle_order)
-            insort(bucket.by_rr, agent, key=_rr_order)
-            self._counts[key[:3]] = self._counts.get(key[:3], 0) + 1
+                bucket = spares[spare] = _Bucket()
+            insort(bucket.by_idle, agent, key=_IDLE_KEY[g])
+            insort(bucket.by_rr, agent, key=_RR_KEY[g])
+            counts = self._counts[(g, skill)]
+            counts[level] = counts.get(level, 0) + 1
 
-    def _unindex(self, agent: AgentRecord) -> None:
-        for key in self._memberships(agent):
-            bucket = self._buckets[key]
-            _remove(bucket.by_idle, agent, _idle_order)
-            _remove(bucket.by_rr, agent, _rr_order)
-            self._counts[key[:3]] -= 1
+    def _unindex(self, agent: AgentRecord, groups: Iterable[int]) -> None:
+        for g, skill, level, spare in self._memberships(agent, groups):
+            levels = self._tree[(g, skill)]
+            spares = levels[level]
+            bucket = spares[spare]
+            _remove(bucket.by_idle, agent, _IDLE_KEY[g])
+            _remove(bucket.by_rr, agent, _RR_KEY[g])
+            counts = self._counts[(g, skill)]
+            counts[level] -= 1
             if not bucket.by_idle:
-                del self._buckets[key]
-                self._spares[key[:3]].discard(key[3])
+                del spares[spare]
+                if not spares:
+                    del levels[level]
+                    del counts[level]
 
     # --- queries ----------------------------------------------------------------------
 
     def eligible_count(self, group: str, skill: str, min_level: int) -> int:
-        g = _GROUP_INDEX[group]
-        return sum(self._counts.get((g, skill, level), 0) for level in range(min_level, 11))
+        return self._count(_GROUP_INDEX[group], skill, min_level)
+
+    def _count(self, g: int, skill: str, min_level: int) -> int:
+        counts = self._counts.get((g, skill))
+        if not counts:
+            return 0
+        return sum(n for level, n in counts.items() if level >= min_level)
 
     def best(
         self,
@@ -198,11 +248,9 @@ class AgentIndex:
         terms = requirement.as_index_terms() or ((ANY_SKILL, 1),)
         if strategy is Strategy.BEST_SKILL and requirement.skills:
             pivot = max(requirement.skills, key=lambda t: (t[1], t[0]))
-            pivot_count = self.eligible_count(group, pivot[0], pivot[1])
+            pivot_count = self._count(g, pivot[0], pivot[1])
         else:
-            pivot, pivot_count = min(
-                ((t, self.eligible_count(group, t[0], t[1])) for t in terms), key=lambda tc: (tc[1], tc[0])
-            )
+            pivot, pivot_count = min(((t, self._count(g, t[0], t[1])) for t in terms), key=lambda tc: (tc[1], tc[0]))
         if pivot_count == 0:
             return None
         others = [t for t in terms if t != pivot]
@@ -214,39 +262,34 @@ class AgentIndex:
                 return Match(agent, pivot_count)
         return None
 
-    def _lists(self, g: int, skill: str, levels: range, spares: list[int], rr: bool) -> list[list[AgentRecord]]:
-        found = []
-        for level in levels:
-            for spare in spares:
-                bucket = self._buckets.get((g, skill, level, spare))
-                if bucket is not None:
-                    found.append(bucket.by_rr if rr else bucket.by_idle)
-        return found
-
     def _candidates(self, g: int, pivot: tuple[str, int], strategy: Strategy) -> Iterator[AgentRecord]:
         skill, min_level = pivot
-        levels = range(10, min_level - 1, -1)
-        spares: set[int] = set()
-        for level in levels:
-            spares |= self._spares.get((g, skill, level), set())
-        ordered_spares = sorted(spares, reverse=True)
+        tree = self._tree.get((g, skill), {})
+        levels = sorted((level for level in tree if level >= min_level), reverse=True)
+        idle = _IDLE_KEY[g]
         if strategy is Strategy.LEAST_LOADED:
-            for spare in ordered_spares:
-                yield from heapq.merge(*self._lists(g, skill, levels, [spare], False), key=_idle_order)
+            present = sorted({spare for level in levels for spare in tree[level]}, reverse=True)
+            for spare in present:
+                lists = [tree[level][spare].by_idle for level in levels if spare in tree[level]]
+                yield from _merge(lists, idle)
         elif strategy is Strategy.BEST_SKILL:
             for level in levels:
-                yield from heapq.merge(
-                    *self._lists(g, skill, range(level, level + 1), ordered_spares, False), key=_idle_order
-                )
+                yield from _merge([b.by_idle for b in tree[level].values()], idle)
         elif strategy is Strategy.ROUND_ROBIN:
-            yield from heapq.merge(*self._lists(g, skill, levels, ordered_spares, True), key=_rr_order)
+            yield from _merge([b.by_rr for level in levels for b in tree[level].values()], _RR_KEY[g])
         else:
-            yield from heapq.merge(*self._lists(g, skill, levels, ordered_spares, False), key=_idle_order)
+            yield from _merge([b.by_idle for level in levels for b in tree[level].values()], idle)
 
     def eligible(self, agent: AgentRecord, group: str, requirement: Requirement) -> bool:
         """Whether this agent could take such a conversation right now."""
         g = _GROUP_INDEX[group]
         return agent.presence is Presence.AVAILABLE and agent.spare(g) > 0 and requirement.satisfied_by(agent.skills)
+
+
+def _merge(lists: list[list[AgentRecord]], key: Callable[[AgentRecord], tuple[float, str]]) -> Iterator[AgentRecord]:
+    if len(lists) == 1:
+        return iter(lists[0])
+    return heapq.merge(*lists, key=key)
 
 
 def group_index(group: str) -> int:

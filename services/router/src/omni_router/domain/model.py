@@ -64,23 +64,35 @@ class AgentProfile:
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
-    """Skills (name, minimum level) an agent must have, sorted by name, and a language or None."""
+    """Skills (name, minimum level) an agent must have, sorted by name, and a language or None.
+
+    `terms` is the requirement as index terms: the skills plus the language pseudo-skill.
+    Build it with `Requirement.of`.
+    """
 
     skills: tuple[tuple[str, int], ...] = ()
     language: str | None = None
+    terms: tuple[tuple[str, int], ...] = field(default=(), compare=False, hash=False, repr=False)
+    hashed: int = field(default=0, compare=False, hash=False, repr=False)
+
+    def __hash__(self) -> int:
+        return self.hashed
 
     @staticmethod
     def of(skills: Mapping[str, int], language: str | None = None) -> Requirement:
-        return Requirement(tuple(sorted(skills.items())), primary_language(language))
+        ordered = tuple(sorted(skills.items()))
+        lang = primary_language(language)
+        terms = ordered if lang is None else (*ordered, (LANGUAGE_PREFIX + lang, 1))
+        return Requirement(ordered, lang, terms, hash((ordered, lang)))
 
     def as_index_terms(self) -> tuple[tuple[str, int], ...]:
-        """The requirement as index terms: skills plus the language pseudo-skill."""
-        if self.language is None:
-            return self.skills
-        return (*self.skills, (LANGUAGE_PREFIX + self.language, 1))
+        return self.terms
 
     def satisfied_by(self, skills: Mapping[str, int]) -> bool:
-        return all(skills.get(name, 0) >= level for name, level in self.as_index_terms())
+        for name, level in self.terms:  # noqa: SIM110 - a plain loop is faster on this hot path
+            if skills.get(name, 0) < level:
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)

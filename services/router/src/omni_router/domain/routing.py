@@ -32,7 +32,7 @@ from omni_router.domain.model import (
     group_of,
     requirement_at,
 )
-from omni_router.domain.waiting import WaitingConversation, WaitingIndex, queue_order
+from omni_router.domain.waiting import WaitingConversation, WaitingIndex
 
 
 class RoutingError(Exception):
@@ -126,7 +126,7 @@ class RoutingCore:
         if record.presence is presence:
             return []
         became_available = presence is Presence.AVAILABLE
-        self.agents.change(record, presence=presence, idle_key=now if became_available else None)
+        self.agents.set_presence(record, presence, now=now)
         return self._pull(record, now=now) if became_available else []
 
     def sync_load(self, agent_id: str, group: str, load: int, *, now: float) -> list[Decision]:
@@ -136,7 +136,7 @@ class RoutingCore:
         if record.load[g] == load:
             return []
         freed = load < record.load[g]
-        self.agents.change(record, load=(g, load), idle_key=now if freed else None)
+        self.agents.change_load(record, g, absolute=load, idle_key=now if freed else None)
         return self._pull(record, now=now) if freed else []
 
     # --- conversations ------------------------------------------------------------------
@@ -190,7 +190,7 @@ class RoutingCore:
         conv.declined.add(agent_id)
         record = self.agents.agents.get(agent_id)
         if record is not None:
-            self.agents.change(record, load_delta=(conv.group, -1))
+            self.agents.change_load(record, conv.group, delta=-1)
         self.waiting.add(conv)
         why = "offer_expired" if expired else "offer_declined"
         decisions: list[Decision] = [
@@ -212,7 +212,7 @@ class RoutingCore:
         record = self.agents.agents.get(held.agent_id)
         if record is None:
             return []
-        self.agents.change(record, load_delta=(held.conv.group, -1), idle_key=now)
+        self.agents.change_load(record, held.conv.group, delta=-1, idle_key=now)
         return self._pull(record, now=now)
 
     def claim_rejected(self, conversation_id: str, *, now: float, actual_load: int | None = None) -> list[Decision]:
@@ -224,9 +224,9 @@ class RoutingCore:
         record = self.agents.agents.get(held.agent_id)
         if record is not None:
             if actual_load is None:
-                self.agents.change(record, load_delta=(conv.group, -1))
+                self.agents.change_load(record, conv.group, delta=-1)
             else:
-                self.agents.change(record, load=(conv.group, actual_load))
+                self.agents.change_load(record, conv.group, absolute=actual_load)
         self.waiting.add(conv)
         return self._route(conv, now=now)
 
@@ -249,7 +249,7 @@ class RoutingCore:
             sticky=False,
             candidates=1,
         )
-        self.agents.change(record, load_delta=(g, 1), rr_key=float(self._next()))
+        self.agents.change_load(record, g, delta=1, rr_key=float(self._next()))
         waited = max(0.0, now - request.enqueued_at)
         self.held[request.conversation_id] = Held(conv, agent_id, False, 0.0, reason, waited)
         return Assigned(request.conversation_id, agent_id, GROUPS[g], conv.queue, reason, waited)
@@ -341,7 +341,7 @@ class RoutingCore:
                 if record.spare(g) <= 0:
                     continue
                 conv = self.waiting.best_for(g, record.skills, record.agent_id, now=now)
-                if conv is not None and (best is None or queue_order(conv) < queue_order(best)):
+                if conv is not None and (best is None or conv.order < best.order):
                     best = conv
             if best is None:
                 break
@@ -365,7 +365,7 @@ class RoutingCore:
         g = conv.group
         reason = _reason(conv, record, spec.strategy, sticky=sticky, candidates=candidates)
         # a new conversation ends the agent's idle time as much as finishing one starts it
-        self.agents.change(record, load_delta=(g, 1), rr_key=float(self._next()), idle_key=max(now, record.idle_key))
+        self.agents.change_load(record, g, delta=1, rr_key=float(self._next()), idle_key=max(now, record.idle_key(g)))
         waited = max(0.0, now - conv.request.enqueued_at)
         cid = conv.conversation_id
         if spec.offer_timeout_s > 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, insort
 from collections.abc import Container, Iterator
+from operator import attrgetter
 
 from omni_router.domain.model import ANY_SKILL, Requirement, RoutingRequest
 
@@ -21,6 +22,7 @@ class WaitingConversation:
     __slots__ = (
         "declined",
         "group",
+        "order",
         "overflowed",
         "priority",
         "queue",
@@ -44,6 +46,7 @@ class WaitingConversation:
         self.declined: set[str] = set(request.excluded_agents)
         self.sticky_agent: str | None = None
         self.sticky_until = 0.0
+        self.order: tuple[int, float, float, str] = (0, 0.0, 0.0, "")
 
     @property
     def conversation_id(self) -> str:
@@ -52,6 +55,9 @@ class WaitingConversation:
 
 def queue_order(conv: WaitingConversation) -> tuple[int, float, float, str]:
     return (-conv.priority, conv.sla_due, conv.request.enqueued_at, conv.request.conversation_id)
+
+
+_ORDER = attrgetter("order")
 
 
 class WaitingIndex:
@@ -67,6 +73,7 @@ class WaitingIndex:
 
     def add(self, conv: WaitingConversation) -> None:
         self.by_id[conv.conversation_id] = conv
+        conv.order = queue_order(conv)
         key = (conv.group, conv.requirement)
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -74,7 +81,7 @@ class WaitingIndex:
             terms = conv.requirement.as_index_terms()
             anchor = terms[0][0] if terms else ANY_SKILL
             self._anchors.setdefault((conv.group, anchor), set()).add(conv.requirement)
-        insort(bucket, conv, key=queue_order)
+        insort(bucket, conv, key=_ORDER)
 
     def remove(self, conversation_id: str) -> WaitingConversation | None:
         conv = self.by_id.pop(conversation_id, None)
@@ -82,7 +89,7 @@ class WaitingIndex:
             return None
         key = (conv.group, conv.requirement)
         bucket = self._buckets[key]
-        i = bisect_left(bucket, queue_order(conv), key=queue_order)
+        i = bisect_left(bucket, conv.order, key=_ORDER)
         while bucket[i] is not conv:
             i += 1
         del bucket[i]
@@ -101,15 +108,16 @@ class WaitingIndex:
     ) -> WaitingConversation | None:
         """The first conversation in queue order that an agent with these skills may take."""
         best: WaitingConversation | None = None
-        best_key: tuple[int, float, float, str] | None = None
         for skill in skills:
             for requirement in self._anchors.get((group, skill), ()):
+                bucket = self._buckets[(group, requirement)]
+                if best is not None and bucket[0].order >= best.order:
+                    continue  # sorted: nothing in this bucket beats the best so far
                 if not requirement.satisfied_by(skills):
                     continue
-                for conv in self._takeable(self._buckets[(group, requirement)], agent_id, now, skip):
-                    key = queue_order(conv)
-                    if best_key is None or key < best_key:
-                        best, best_key = conv, key
+                for conv in self._takeable(bucket, agent_id, now, skip):
+                    if best is None or conv.order < best.order:
+                        best = conv
                     break
         return best
 
