@@ -109,7 +109,7 @@ async def run_one(
                     after = await _analytics_counters(client, endpoints)
                     if after is not None:
                         delta = prom.delta(after, before)
-                        if all(delta[k] >= view.count(k) for k in ("opened", "assigned", "resolved", "abandoned")):
+                        if all(delta[k] >= view.events_of(k) for k in ("opened", "assigned", "resolved", "abandoned")):
                             break
                     await asyncio.sleep(0.5)
             result = check_run(
