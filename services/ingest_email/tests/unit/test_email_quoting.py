@@ -18,6 +18,8 @@ from omni_ingest_email.domain.quoting import strip_reply
         ("了解です。\n\n2024年5月14日(火) 10:00 山田 <a@b.jp>:\n> 以前の内容", "了解です。"),
         ("了解です。\n\n2024/05/14 10:00、山田太郎 <a@b.jp>のメール:\n\n> 以前", "了解です。"),
         ("承知しました。\n\n山田さんは書きました:\n> 前", "承知しました。"),
+        ("了解です。\n\n2024年5月14日(火) 10:00 山田 太郎 <\ntaro@example.jp>:\n\n> 以前", "了解です。"),
+        ("2024年5月14日に注文しました。\n届いていません。", "2024年5月14日に注文しました。\n届いていません。"),
         ("Ok\n\n-----Original Message-----\nFrom: S\nSent: Monday\nTo: A\nSubject: x\n\nold", "Ok"),
         ("了解\n\n-----元のメッセージ-----\n差出人: S\n送信日時: 月曜日\n\n古い", "了解"),
         ("Ok\n\n________________________________\nFrom: Support\nSent: Monday\n\nold", "Ok"),
@@ -30,6 +32,17 @@ from omni_ingest_email.domain.quoting import strip_reply
 )
 def test_reply_history_and_signature_are_cut(body: str, expected: str) -> None:
     assert strip_reply(body) == expected
+
+
+def test_outlook_html_reply_block_is_cut_after_conversion() -> None:
+    from omni_ingest_email.domain.html_text import html_to_text
+
+    html = (
+        "<html><body><p>Please cancel order 42.</p><div id='divRplyFwdMsg'><hr>"
+        "<b>From:</b> Support &lt;support@example.com&gt;<br><b>Sent:</b> Monday, May 13, 2024 9:00 AM<br>"
+        "<b>To:</b> Alice<br><b>Subject:</b> Order 42</div><div>Your order shipped.</div></body></html>"
+    )
+    assert strip_reply(html_to_text(html)) == "Please cancel order 42."
 
 
 def test_forwarded_message_is_kept_because_it_is_the_question() -> None:

@@ -19,6 +19,8 @@ _JA_HEADER = re.compile(
     r"^\s*\d{4}\s*[年/-]\s*\d{1,2}\s*[月/-]\s*\d{1,2}\s*日?.{0,200}"
     r"(<[^<>\s]+@[^<>\s]+>|のメール|のメッセージ|は書きました|書きました|wrote)\s*[:：]?\s*$"
 )
+_JA_DATE_START = re.compile(r"^\s*\d{4}\s*[年/-]\s*\d{1,2}\s*[月/-]\s*\d{1,2}")
+_JA_WRAPPED_END = re.compile(r"(>|のメール|のメッセージ|書きました|wrote)\s*[:：]\s*$")
 _JA_WROTE = re.compile(r"^.{1,120}(さんは書きました|は書きました|wrote)\s*[:：]\s*$")
 _SEPARATORS = re.compile(
     r"^\s*(-{2,}\s*(Original Message|元のメッセージ|オリジナルメッセージ|Ursprüngliche Nachricht|Message d'origine)\s*-{2,}"
@@ -27,6 +29,7 @@ _SEPARATORS = re.compile(
 )
 _FROM_LINE = re.compile(r"^\s*\*?(From|差出人|送信者)\s*\*?\s*[:：]", re.IGNORECASE)
 _SENT_LINE = re.compile(r"^\s*\*?(Sent|Date|送信日時|日付|日時)\s*\*?\s*[:：]", re.IGNORECASE)
+_RULE = re.compile(r"^\s*(\* \* \*|-{3,}|_{3,}|={3,})\s*$")  # a horizontal rule left before a cut
 _QUOTED = re.compile(r"^\s*(>|＞)")
 _SIGNATURE = re.compile(r"^-- ?$")
 _FORWARD = re.compile(
@@ -53,6 +56,9 @@ def _reply_header_at(lines: list[str], i: int) -> bool:
             joined += " " + lines[j].strip()
             if _WROTE_END.search(lines[j]):
                 return bool(_ON_WROTE.match(joined))
+    # Gmail (ja) wraps a long header before the address: "2024年5月14日(火) 10:00 山田 太郎 <\ntaro@example.jp>:"
+    if _JA_DATE_START.match(line) and i + 1 < len(lines) and _JA_WRAPPED_END.search(lines[i + 1]):
+        return len(line) + len(lines[i + 1]) < 300
     if _FROM_LINE.match(line):
         window = lines[i + 1 : i + 5]
         return any(_SENT_LINE.match(w) for w in window)
@@ -73,7 +79,7 @@ def strip_reply(body: str) -> str:
             if _QUOTED.match(line):
                 continue
         kept.append(line)
-    while kept and (not kept[-1].strip() or _MOBILE_FOOTER.match(kept[-1])):
+    while kept and (not kept[-1].strip() or _MOBILE_FOOTER.match(kept[-1]) or _RULE.match(kept[-1])):
         kept.pop()
     text = "\n".join(kept).strip()
     return text if text else body.strip()
