@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
+import jsonschema
 import pytest
 import yaml
 from chart_render import CHART, ROOT, Render
@@ -88,7 +90,28 @@ def test_default_strimzi_topics_follow_the_topic_registry() -> None:
 
 def test_keda_watches_the_topics_each_service_consumes() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
-    for service, settings in values["services"].items():
+    groups = {service: settings for service, settings in values["services"].items() if "consumer" in settings}
+    assert set(groups) == {"router", "sla"}  # analytics reads every partition itself, without a group
+    for service, settings in groups.items():
         consumed = {name for name, topic in TOPICS.items() if service in topic.consumers}
-        watched = set(settings.get("consumer", {}).get("topics", []))
-        assert watched == consumed, service
+        assert set(settings["consumer"]["topics"]) == consumed, service
+
+
+def test_values_schema_is_generated_from_deploy_tools_values_schema() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "tools" / "values_schema.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_default_values_satisfy_the_schema_and_every_key_is_described_by_it() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
+    values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+    jsonschema.validate(values, schema)
+    values["defaults"]["replicsa"] = 2  # a typo must not pass silently
+    with pytest.raises(jsonschema.ValidationError, match="replicsa"):
+        jsonschema.validate(values, schema)

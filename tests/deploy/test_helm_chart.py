@@ -23,7 +23,8 @@ CONTRACT_PORTS = {
     "sla": 8005,
     "analytics": 8006,
 }
-KAFKA_CONSUMERS = {"router", "sla", "analytics"}
+CONSUMER_GROUPS = {"router", "sla"}  # scaled on lag under KEDA
+SINGLETONS = {"analytics"}  # one pod, never autoscaled
 OVERRIDES = ["keda.yaml", "strimzi.yaml", "ingress.yaml", "hpa.yaml", "fixed.yaml"]
 # The PrometheusRule and dashboard render from copies of deploy/prometheus and deploy/grafana (see
 # test_deploy_chart_files.py); validate them whenever the chart carries them.
@@ -344,9 +345,9 @@ def test_service_monitor_scrapes_metrics_on_every_service(render: Render) -> Non
 def test_keda_scales_consumers_on_lag_and_ingest_on_cpu(render: Render) -> None:
     rendered = render("keda.yaml")
     scaled = {s["metadata"]["name"]: s for s in rendered.of_kind("ScaledObject")}
-    assert set(scaled) == {component(name) for name in KAFKA_CONSUMERS}
+    assert set(scaled) == {component(name) for name in CONSUMER_GROUPS}
     hpas = {h["metadata"]["name"] for h in rendered.of_kind("HorizontalPodAutoscaler")}
-    assert hpas == {component(name) for name in CONTRACT_PORTS if name not in KAFKA_CONSUMERS}
+    assert hpas == {component(name) for name in set(CONTRACT_PORTS) - CONSUMER_GROUPS - SINGLETONS}
     router = scaled["omni-router"]["spec"]
     assert router["scaleTargetRef"]["name"] == "omni-router"
     assert (router["minReplicaCount"], router["maxReplicaCount"]) == (2, 12)
@@ -355,24 +356,25 @@ def test_keda_scales_consumers_on_lag_and_ingest_on_cpu(render: Render) -> None:
         assert trigger["type"] == "kafka"
         assert trigger["authenticationRef"] == {"name": "kafka-sasl"}
         meta = trigger["metadata"]
-        assert meta["consumerGroup"] == "omni.router"
+        assert meta["consumerGroup"] == "router"
         assert meta["lagThreshold"] == "50"
         assert meta["bootstrapServers"] == "prod-kafka-kafka-bootstrap.kafka.svc:9093"
         topics.add(meta["topic"])
     assert topics == {"omni.messages.v1", "omni.agents.v1", "omni.sla.v1"}
     for deployment in rendered.of_kind("Deployment"):
-        assert "replicas" not in deployment["spec"], "an autoscaled Deployment must leave replicas to the autoscaler"
+        if deployment["metadata"]["name"] != "omni-analytics":
+            assert "replicas" not in deployment["spec"], "an autoscaled Deployment leaves replicas to the autoscaler"
 
 
 def test_hpa_mode_scales_every_service_on_cpu(render: Render) -> None:
     rendered = render("hpa.yaml")
     assert rendered.of_kind("ScaledObject") == []
     hpas = {h["metadata"]["name"]: h["spec"] for h in rendered.of_kind("HorizontalPodAutoscaler")}
-    assert set(hpas) == {component(name) for name in CONTRACT_PORTS}
+    assert set(hpas) == {component(name) for name in set(CONTRACT_PORTS) - SINGLETONS}
     router = hpas["omni-router"]
     assert (router["minReplicas"], router["maxReplicas"]) == (3, 10)
     assert router["metrics"][0]["resource"]["target"]["averageUtilization"] == 60
-    assert hpas["omni-analytics"]["maxReplicas"] == 1  # the service's own block beats the defaults
+    assert hpas["omni-sla"]["maxReplicas"] == 10
 
 
 def test_fixed_mode_sets_replicas_and_honours_disabled_parts(render: Render) -> None:
@@ -481,3 +483,35 @@ def test_autoscaling_bounds_must_be_ordered(render: Render) -> None:
     rendered = render(sets=["services.router.autoscaling.minReplicas=5", "services.router.autoscaling.maxReplicas=2"])
     assert rendered.returncode != 0
     assert "router: autoscaling.minReplicas (5) exceeds autoscaling.maxReplicas (2)" in rendered.stderr
+
+
+def test_a_services_false_or_zero_overrides_the_defaults(render: Render) -> None:
+    rendered = render(
+        sets=[
+            "autoscaling.mode=none",
+            "services.router.replicas=0",
+            "services.router.pdb.enabled=false",
+            "services.sla.topologySpread.enabled=false",
+        ]
+    )
+    assert rendered.one("Deployment", "omni-router")["spec"]["replicas"] == 0
+    assert "omni-router" not in {p["metadata"]["name"] for p in rendered.of_kind("PodDisruptionBudget")}
+    assert "topologySpreadConstraints" not in rendered.one("Deployment", "omni-sla")["spec"]["template"]["spec"]
+    assert rendered.one("Deployment", "omni-ingest-chat")["spec"]["replicas"] == 2
+
+
+def test_analytics_runs_as_exactly_one_pod_in_every_mode(render: Render) -> None:
+    for values in ["keda.yaml", "hpa.yaml", "fixed.yaml"]:
+        rendered = render(values)
+        analytics = rendered.one("Deployment", "omni-analytics")["spec"]
+        assert analytics["replicas"] == 1
+        assert analytics["strategy"] == {"type": "Recreate"}
+        scalers = rendered.of_kind("HorizontalPodAutoscaler") + rendered.of_kind("ScaledObject")
+        assert "omni-analytics" not in {s["metadata"]["name"] for s in scalers}
+
+
+def test_keda_consumer_group_carries_the_topic_suffix_like_the_service(render: Render) -> None:
+    rendered = render("keda.yaml", sets=["kafka.topicSuffix=.staging"])
+    triggers = rendered.one("ScaledObject", "omni-sla")["spec"]["triggers"]
+    assert [t["metadata"]["consumerGroup"] for t in triggers] == ["sla.staging"]
+    assert [t["metadata"]["topic"] for t in triggers] == ["omni.conversations.v1.staging"]
