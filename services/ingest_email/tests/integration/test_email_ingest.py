@@ -251,3 +251,34 @@ async def test_oversize_smtp_mail_gets_552(kafka_bootstrap: str, topic_suffix: s
             )
     assert "552" in str(err.value)
     assert await read_events(kafka_bootstrap, settings.topic(TOPIC), count=0, timeout_s=2, settle_s=1.0) == []
+
+
+async def test_smtputf8_japanese_mail_is_accepted_and_a_senderless_mail_gets_554(email_settings: EmailSettings) -> None:
+    raw = (
+        "From: 山田 太郎 <taro@例え.jp>\r\nTo: サポート <support@example.com>\r\nSubject: 返品について\r\n"
+        "Message-ID: <utf8-1@例え.jp>\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n返品したいのですが、手続きを教えてください。\r\n"
+    ).encode()
+
+    def send_utf8(port: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.ehlo()
+            client.sendmail("taro@例え.jp", ["support@example.com"], raw, mail_options=["SMTPUTF8"])
+
+    def send_senderless(port: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.sendmail("", ["support@example.com"], b"Subject: no one\r\n\r\nhello\r\n")
+
+    app = create_app(email_settings)
+    async with running_app(app) as client:
+        await wait_ready(client)
+        await asyncio.to_thread(send_utf8, app.state.smtp.port)
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            await asyncio.to_thread(send_senderless, app.state.smtp.port)
+    assert refused.value.smtp_code == 554
+    events = await _events(email_settings, 1, settle_s=1.0)
+    assert len(events) == 1
+    data = events[0].data
+    assert (data.customer.address, data.customer.display_name) == ("taro@例え.jp", "山田 太郎")
+    assert data.text == "返品したいのですが、手続きを教えてください。"
+    assert data.language == "ja"

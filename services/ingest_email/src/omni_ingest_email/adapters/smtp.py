@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from typing import Any
 
 import structlog
@@ -84,6 +85,8 @@ class SmtpListener:
         return SMTP(self.handler, **kwargs)
 
     async def start(self) -> None:
+        if not self.hostname:  # aiosmtpd would otherwise resolve the FQDN on every connection
+            self.hostname = await asyncio.to_thread(socket.getfqdn)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, host=self.host, port=self.port, reuse_address=True)
         sock = self._server.sockets[0]
