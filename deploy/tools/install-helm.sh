@@ -4,11 +4,11 @@
 # (pytest-xdist workers) serialise on a lock. Prints the path of the helm binary on stdout.
 #   deploy/tools/install-helm.sh            install if missing, print the path
 #   HELM_VERSION=v3.x.y deploy/tools/install-helm.sh
-# Needs Go >= 1.21 (with GOTOOLCHAIN=auto an older toolchain fetches the one Helm's go.mod asks for).
+# Needs Go >= 1.21: with GOTOOLCHAIN=auto an older one fetches the toolchain Helm's go.mod asks for (1.26).
 set -euo pipefail
 HELM_VERSION=${HELM_VERSION:-v3.21.4}
 # The Kubernetes version helm assumes without a cluster (`helm template`, lint's deprecation checks), set
-# as Helm's own release builds do: one minor past the k8s.io/client-go it is built with (v0.36 for v3.21).
+# as Helm's own release builds do: the minor of the k8s.io/client-go it is built with (v0.36 -> 1.36).
 HELM_K8S_MINOR=${HELM_K8S_MINOR:-36}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${OMNI_CACHE_DIR:-$HOME/.cache/omni}/bin
@@ -23,7 +23,7 @@ flock 9
 works() { [[ -x $1 ]] && "$1" version --short 2>/dev/null | grep -q "^${HELM_VERSION}"; }
 
 if ! works "$cached"; then
-  command -v go >/dev/null || { log "Go is needed to build Helm (https://go.dev/dl, or apt-get install golang-go)"; exit 1; }
+  command -v go >/dev/null || { log "Go >= 1.21 is needed to build Helm (the polyglot machines have it; Debian 12 ships only 1.19)"; exit 1; }
   log "building helm $HELM_VERSION with $(go version) (about 2-3 minutes the first time)"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
