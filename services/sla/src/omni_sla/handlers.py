@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
@@ -46,8 +47,6 @@ from omni_sla.domain.policies import SlaConfig
 from omni_sla.timers import (
     KIND_CODE,
     METRIC_CODE,
-    METRICS,
-    TIMER_KINDS,
     TimerWheel,
     from_us,
     pack_key,
@@ -57,7 +56,6 @@ from omni_sla.timers import (
 
 log = structlog.get_logger(__name__)
 
-EVENT_NAMESPACE = uuid.UUID("6b1f3c52-5f0e-4d1a-9a57-2f6a3f0c5e11")
 _FACTS = {f"omni.conversation.{f.value}.v1": f for f in Fact if f is not Fact.OTHER}
 _MOVES_CLOCKS = {
     Fact.OPENED,
@@ -73,8 +71,10 @@ LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0,
 
 
 def event_id_of(key: TimerKey) -> uuid.UUID:
-    """The same decision always gets the same CloudEvents id (consumers dedupe on it)."""
-    return uuid.uuid5(EVENT_NAMESPACE, f"{key.conversation_id}/{key.metric.value}/{key.cycle}/{key.kind.value}")
+    """The same decision always gets the same CloudEvents id (consumers dedupe on it): the MD5 of
+    `conversation/metric/cycle/kind`, as the fire statement computes it in PostgreSQL."""
+    text = f"{key.conversation_id}/{key.metric.value}/{key.cycle}/{key.kind.value}"
+    return uuid.UUID(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest())
 
 
 def to_fact(event: CloudEvent) -> ConversationFact | None:
@@ -154,7 +154,9 @@ class SlaEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._fire_tasks: set[asyncio.Task[None]] = set()
         self._publish_tasks: set[asyncio.Task[None]] = set()
-        self._fire_slots = asyncio.Semaphore(3)
+        self._fire_slots = asyncio.Semaphore(6)
+        self._acked: list[uuid.UUID] = []
+        self._acked_signal = asyncio.Event()
         self._publish_slots = asyncio.Semaphore(3)
         metrics.pending.set_function(lambda: len(self.wheel))
 
@@ -171,6 +173,7 @@ class SlaEngine:
         self._tasks = [
             asyncio.create_task(self._fire_loop(), name="sla-fire"),
             asyncio.create_task(self._publish_loop(), name="sla-publish"),
+            asyncio.create_task(self._mark_loop(), name="sla-mark-published"),
         ]
 
     async def stop(self) -> None:
@@ -183,6 +186,8 @@ class SlaEngine:
             await asyncio.wait(set(self._fire_tasks), timeout=10)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._outbox.join(), 5)
+        if self._tasks:
+            await self._mark_acked()
         for task in [*self._tasks[1:], *self._publish_tasks, *self._fire_tasks]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -402,28 +407,8 @@ class SlaEngine:
                 wanted.append((u.conversation_id, u.metric_code, u.cycle, u.kind_code, from_us(due_us)))
         if not wanted:
             return
-        now = self.clock()
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await db.take_due_timers(conn, wanted)
-            fresh = await db.insert_emitted(
-                conn,
-                [
-                    self._emitted_row(
-                        Emission(
-                            TimerKey(r.conversation_id, METRICS[r.metric], r.cycle, TIMER_KINDS[r.kind]),
-                            r.clock_due_at,
-                            r.due_at,
-                            _from_us_delta(r.remaining_us),
-                        ),
-                        partition=r.partition,
-                        policy=r.policy,
-                        channel=r.channel,
-                        queue=r.queue,
-                        now=now,
-                    )
-                    for r in rows
-                ],
-            )
+        async with self.pool.acquire() as conn:
+            fresh = await db.fire_due_timers(conn, wanted, source=self.publisher.source)
         if fresh:
             self._outbox.put_nowait(fresh)
 
@@ -452,8 +437,8 @@ class SlaEngine:
             self._observe(events, acked)
             if self.on_published is not None:
                 self.on_published(events, acked)
-            await retry_transient(lambda: db.mark_published(self.pool, ids), what="mark SLA events published")
-            self._in_flight.difference_update(ids)
+            self._acked.extend(ids)
+            self._acked_signal.set()
         except Exception:
             log.exception("publishing SLA events failed; they are relayed on the next assignment")
         finally:
@@ -461,6 +446,24 @@ class SlaEngine:
                 self._publish_slots.release()
             for _ in range(taken):
                 self._outbox.task_done()
+
+    async def _mark_loop(self) -> None:
+        """Mark acknowledged events published, coalesced: one UPDATE per interval, not per batch."""
+        while True:
+            await self._acked_signal.wait()
+            await asyncio.sleep(0.1)
+            await self._mark_acked()
+
+    async def _mark_acked(self) -> None:
+        self._acked_signal.clear()
+        ids, self._acked = self._acked, []
+        if not ids:
+            return
+        try:
+            await retry_transient(lambda: db.mark_published(self.pool, ids), what="mark SLA events published")
+        except Exception:
+            log.exception("marking SLA events published failed; the relay finds them on Kafka later")
+        self._in_flight.difference_update(ids)
 
     def _observe(self, events: Sequence[CloudEvent], acked: datetime) -> None:
         for event in events:
@@ -473,10 +476,6 @@ class SlaEngine:
 
 def _us(delta: timedelta) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _from_us_delta(us: int) -> timedelta:
-    return timedelta(microseconds=us)
 
 
 __all__ = ["SLA", "SlaEngine", "SlaMetrics", "event_id_of", "to_fact"]

@@ -129,37 +129,73 @@ async def retag_timers(
     )
 
 
-async def take_due_timers(
-    conn: asyncpg.Connection, due: Sequence[tuple[UUID, int, int, int, datetime]]
-) -> list[TimerRow]:
-    """Delete and return the timers that are still pending with exactly these due instants."""
+_RFC3339 = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+
+FIRE_SQL = f"""
+with fired as (
+    delete from sla_timers t
+    using unnest($1::uuid[], $2::smallint[], $3::int[], $4::smallint[], $5::timestamptz[]) as f(c, m, y, k, d)
+    where t.conversation_id = any($1::uuid[])  -- lets the planner use the primary key
+      and t.conversation_id = f.c and t.metric = f.m and t.cycle = f.y and t.kind = f.k and t.due_at = f.d
+    returning t.*
+), named as (
+    select f.*, (array['first_response', 'next_response', 'resolution'])[f.metric + 1] as metric_name,
+           (array['warning', 'breached'])[f.kind + 1] as kind_name
+    from fired f
+), keyed as (
+    select n.*, md5(n.conversation_id::text || '/' || n.metric_name || '/' || n.cycle || '/' || n.kind_name)::uuid
+               as event_id
+    from named n
+)
+insert into sla_emitted (conversation_id, metric, cycle, slot, kind, event_id, partition, payload)
+select x.conversation_id, x.metric, x.cycle, x.kind, x.kind_name, x.event_id, x.partition,
+       convert_to(jsonb_build_object(
+           'specversion', '1.0', 'id', x.event_id, 'source', $6::text, 'type', 'omni.sla.' || x.kind_name || '.v1',
+           'time', to_char(clock_timestamp() at time zone 'UTC', {_RFC3339}),
+           'subject', x.conversation_id::text, 'datacontenttype', 'application/json',
+           'data', jsonb_build_object(
+               'conversation_id', x.conversation_id, 'policy', x.policy, 'metric', x.metric_name,
+               'due_at', to_char(x.clock_due_at at time zone 'UTC', {_RFC3339}), 'cycle', x.cycle,
+               'channel', x.channel, 'queue', x.queue)
+             || case when x.kind = 0 then jsonb_build_object('remaining_seconds', x.remaining_us / 1000000.0)
+                     else jsonb_build_object('breached_at', to_char(x.clock_due_at at time zone 'UTC', {_RFC3339}))
+                end
+       )::text, 'UTF8')
+from keyed x
+where x.kind = 1 or not exists (
+    select 1 from sla_emitted o
+    where o.conversation_id = x.conversation_id and o.metric = x.metric and o.cycle = x.cycle and o.slot = 1)
+on conflict do nothing
+returning conversation_id, metric, cycle, slot, kind, event_id, partition, payload
+"""
+
+
+async def fire_due_timers(
+    conn: asyncpg.Connection, due: Sequence[tuple[UUID, int, int, int, datetime]], *, source: str
+) -> list[EmittedRow]:
+    """In one statement (one round trip, atomic): delete the timers still pending with exactly these
+    due instants, render their events and record them in the outbox; returns the new records."""
     if not due:
         return []
     rows = await conn.fetch(
-        """delete from sla_timers t
-           using unnest($1::uuid[], $2::smallint[], $3::int[], $4::smallint[], $5::timestamptz[]) as f(c, m, y, k, d)
-           where t.conversation_id = any($1::uuid[])  -- lets the planner use the primary key
-             and t.conversation_id = f.c and t.metric = f.m and t.cycle = f.y and t.kind = f.k and t.due_at = f.d
-           returning t.*""",
+        FIRE_SQL,
         [d[0] for d in due],
         [d[1] for d in due],
         [d[2] for d in due],
         [d[3] for d in due],
         [d[4] for d in due],
+        source,
     )
     return [
-        TimerRow(
+        EmittedRow(
             r["conversation_id"],
             r["metric"],
             r["cycle"],
+            r["slot"],
             r["kind"],
+            r["event_id"],
             r["partition"],
-            r["due_at"],
-            r["clock_due_at"],
-            r["remaining_us"],
-            r["policy"],
-            r["channel"],
-            r["queue"],
+            bytes(r["payload"]),
         )
         for r in rows
     ]
