@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from omni_ingest_email.adapters.redis_store import MailStore
 from omni_ingest_email.domain import ParsedEmail, choose_thread_key, dedupe_key, referenced_ids, to_message
+from omni_ingest_email.domain.normalize import customer_of
 from omni_schemas import Provider
 from omni_service.ingest import Inbound, IngestPipeline, stable_id
 from omni_service.kafka import KafkaUnavailable
@@ -94,6 +95,7 @@ class EmailIngest:
         Raises MalformedEmail (no sender), TokenReused (with `token`: a Mailgun replay),
         ReplayStoreUnavailable or KafkaUnavailable (both: answer so that the provider retries).
         """
+        customer_of(mail)  # no sender: malformed, before anything is remembered
         refs = referenced_ids(mail)
         key = dedupe_key(mail)
         by_headers = choose_thread_key(mail)
