@@ -253,6 +253,7 @@ schema: Schema = {
                 "topics": obj(
                     {
                         "enabled": boolean,
+                        "apiVersion": {"enum": ["kafka.strimzi.io/v1beta2", "kafka.strimzi.io/v1"]},
                         "clusterName": {"type": "string", "minLength": 1},
                         "namespace": string,
                         "replicas": {"type": "integer", "minimum": 1},

@@ -183,6 +183,9 @@ CUSTOM_RESOURCES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+CUSTOM_RESOURCES["kafka.strimzi.io/v1", "KafkaTopic"] = CUSTOM_RESOURCES["kafka.strimzi.io/v1beta2", "KafkaTopic"]
+
+
 def validate_object(obj: dict[str, Any]) -> None:
     """Core kinds against the pinned Kubernetes schemas (strict: no unknown fields); CRs by their CRD."""
     key = (obj["apiVersion"], obj["kind"])
@@ -410,6 +413,7 @@ def test_strimzi_topics_cover_the_contract(render: Render) -> None:
         assert topic["spec"]["replicas"] == 3
         assert topic["spec"]["config"]["min.insync.replicas"] == "2"
     assert topics["omni.messages.v1"]["spec"]["partitions"] == 24
+    assert {t["apiVersion"] for t in topics.values()} == {"kafka.strimzi.io/v1beta2"}
     assert topics["omni.agents.v1"]["spec"]["config"]["cleanup.policy"] == "compact"
 
 
