@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import FAST_POLICIES
+from sla_samples import FAST_POLICIES
 
 from omni_schemas import CloudEvent
 from omni_service.testing import read_events, running_app, wait_ready

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import FAST_POLICIES
+from sla_samples import FAST_POLICIES
 
 from omni_schemas import to_record
 from omni_service.kafka import Incoming
