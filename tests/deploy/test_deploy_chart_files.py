@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -115,3 +117,22 @@ def test_default_values_satisfy_the_schema_and_every_key_is_described_by_it() ->
     values["defaults"]["replicsa"] = 2  # a typo must not pass silently
     with pytest.raises(jsonschema.ValidationError, match="replicsa"):
         jsonschema.validate(values, schema)
+
+
+def registered_consumer_groups(app_module: Path) -> set[str]:
+    """The literal `group=` of every `add_consumer(...)` call in a service's composition root."""
+    groups = set()
+    for node in ast.walk(ast.parse(app_module.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_consumer":
+            for keyword in node.keywords:
+                if keyword.arg == "group" and isinstance(keyword.value, ast.Constant):
+                    groups.add(keyword.value.value)
+    return groups
+
+
+@pytest.mark.parametrize("service", ["router", "sla"])
+def test_keda_watches_the_consumer_group_the_service_registers(service: str) -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+    app_module = ROOT / "services" / service / "src" / f"omni_{service}" / "app.py"
+    if app_module.exists():  # until the service's composition root lands there is nothing to compare
+        assert values["services"][service]["consumer"]["group"] in registered_consumer_groups(app_module)

@@ -359,7 +359,7 @@ def test_keda_scales_consumers_on_lag_and_ingest_on_cpu(render: Render) -> None:
         assert trigger["type"] == "kafka"
         assert trigger["authenticationRef"] == {"name": "kafka-sasl"}
         meta = trigger["metadata"]
-        assert meta["consumerGroup"] == "router"
+        assert meta["consumerGroup"] == "omni.router"
         assert meta["lagThreshold"] == "50"
         assert meta["bootstrapServers"] == "prod-kafka-kafka-bootstrap.kafka.svc:9093"
         topics.add(meta["topic"])
