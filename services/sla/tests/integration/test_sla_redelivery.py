@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +42,10 @@ async def test_redelivered_events_are_skipped(service_env: dict[str, Any]) -> No
     customer = incoming(12, "customer_replied", t0 + timedelta(seconds=5), message_id=uuid.uuid4())
     async with running_app(app) as client:
         await wait_ready(client)
+        for _ in range(300):
+            if 0 in engine.owned:
+                break
+            await asyncio.sleep(0.1)
         pool = engine.pool
         for message in (opened, replied, customer, replied, opened, customer):
             await engine.on_conversation(message)
@@ -50,7 +55,11 @@ async def test_redelivered_events_are_skipped(service_env: dict[str, Any]) -> No
         )
         emitted = await pool.fetch("select kind, metric, cycle from sla_emitted where conversation_id = $1", conv)
         answer = (await client.get(f"/v1/sla/conversations/{conv}")).json()
-    assert engine.metrics.redelivered._value.get() == 3
+        metrics = (await client.get("/metrics")).text
+        missing = (await client.get(f"/v1/sla/conversations/{uuid.uuid4()}")).json()
+    assert "omni_sla_redelivered_events_total 3.0" in metrics
+    assert "omni_sla_pending_timers 4.0" in metrics
+    assert missing["error"]["code"] == "not_found"
     assert '"next_response_cycle": 1' in state
     # resolution (metric 2) and one next-response clock (metric 1, cycle 1): a warning and a breach each
     assert [tuple(r) for r in timers] == [(1, 1, 0), (1, 1, 1), (2, 1, 0), (2, 1, 1)]
