@@ -161,11 +161,11 @@ def test_fully_scrambled_order_never_makes_a_gauge_negative_or_a_closed_conversa
     check_sane(state)
     waiting_now = {cid for members in state.waiting.values() for cid in members}
     closed_names = {
-        str(e.data.conversation_id)  # type: ignore[attr-defined]
+        e.data.conversation_id.int  # type: ignore[attr-defined]
         for e in script.events
         if e.type.endswith(("resolved.v1", "abandoned.v1"))
     }
-    still_waiting = {str(conversation_uuid(n)) for n in waiting}
+    still_waiting = {conversation_uuid(n).int for n in waiting}
     assert waiting_now == still_waiting
     assert not (waiting_now & (closed_names - still_waiting))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -14,15 +15,16 @@ def short_id(event_id: UUID) -> int:
 
 
 class BoundedIdSet:
-    """Insertion-ordered set that forgets its oldest member beyond `capacity` (FIFO eviction)."""
+    """A set that forgets its oldest member beyond `capacity` (FIFO eviction, O(1) per add)."""
 
-    __slots__ = ("_ids", "capacity")
+    __slots__ = ("_ids", "_order", "capacity")
 
     def __init__(self, capacity: int, ids: Iterable[int] = ()) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
-        self._ids: dict[int, None] = {}
+        self._ids: set[int] = set()
+        self._order: deque[int] = deque()
         for i in ids:
             self.add(i)
 
@@ -37,10 +39,11 @@ class BoundedIdSet:
         ids = self._ids
         if item in ids:
             return False
-        ids[item] = None
-        if len(ids) > self.capacity:
-            del ids[next(iter(ids))]
+        ids.add(item)
+        self._order.append(item)
+        if len(self._order) > self.capacity:
+            ids.discard(self._order.popleft())
         return True
 
     def to_list(self) -> list[int]:
-        return list(self._ids)
+        return list(self._order)

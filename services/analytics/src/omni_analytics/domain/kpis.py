@@ -16,17 +16,27 @@ Definitions and formulas: docs/kpis.md. Properties the fold keeps:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-from pydantic import BaseModel
+from uuid import UUID
 
 from omni_analytics.domain.histogram import HistogramCounts
-from omni_analytics.domain.ids import BoundedIdSet, short_id
-from omni_analytics.domain.window import RollingWindow, WindowTotals
+from omni_analytics.domain.ids import BoundedIdSet
+from omni_analytics.domain.window import (
+    ABANDONED,
+    ANSWERED,
+    ANSWERED_IN_SL,
+    CSAT_COUNT,
+    CSAT_SUM,
+    FCR,
+    RESOLVED_FIRST,
+    RollingWindow,
+    WindowTotals,
+)
 from omni_schemas import CloudEvent
 
 PRESENCES = ("available", "busy", "away", "offline")
@@ -37,6 +47,7 @@ HISTOGRAMS = ("time_to_assign", "first_response", "handle", "resolution")
 _NEG_INF = float("-inf")
 _C = "omni.conversation."
 _SLA_BREACHED = "omni.sla.breached.v1"
+_ID_MASK = (1 << 62) - 1  # the idempotency memory keeps 62 bits of each event id
 _SLA_MET = "omni.sla.met.v1"
 
 
@@ -64,7 +75,8 @@ class KpiConfig:
 @dataclass(slots=True)
 class Conversation:
     channel: str
-    seen: BoundedIdSet
+    seen: dict[int, None]
+    """Ids of this conversation's events (insertion-ordered, the oldest forgotten past the cap)."""
     queue: str | None = None
     opened_at: float | None = None
     cycle_start: float | None = None
@@ -122,9 +134,9 @@ class KpiState:
 
     def __init__(self, config: KpiConfig | None = None) -> None:
         self.config = config or KpiConfig()
-        self.open: dict[str, Conversation] = {}
-        self.closed: OrderedDict[str, Conversation] = OrderedDict()
-        self.waiting: dict[tuple[str, str], dict[str, float]] = {}
+        self.open: dict[int, Conversation] = {}
+        self.closed: OrderedDict[int, Conversation] = OrderedDict()
+        self.waiting: dict[tuple[str, str], dict[int, float]] = {}
         self.agents: dict[str, Agent] = {}
         self.opened: dict[str, int] = {}
         self.assigned: dict[str, int] = {}
@@ -135,12 +147,15 @@ class KpiState:
         self.sla_met: dict[tuple[str, str], int] = {}
         self.histograms: dict[str, dict[str, HistogramCounts]] = {name: {} for name in HISTOGRAMS}
         self.window = RollingWindow(self.config.window_s)
+        self._thresholds = dict(self.config.service_level_s)
+        self._default_threshold = self.config.default_service_level_s
+        self._conversation_ids = self.config.conversation_ids
         self.recent = BoundedIdSet(self.config.recent_ids)
-        self.pending_sla: OrderedDict[str, list[tuple[str, str, float]]] = OrderedDict()
+        self.pending_sla: OrderedDict[int, list[tuple[str, str, float]]] = OrderedDict()
         """Conversation -> SLA outcomes (type, metric, event time) waiting to learn its channel."""
         self.duplicates = 0
         self.applied = 0
-        self._handlers: dict[str, Callable[[Conversation, str, BaseModel, float, float], None]] = {
+        self._handlers: dict[str, Callable[[Conversation, int, Any, float, float], None]] = {
             _C + "opened.v1": self._opened,
             _C + "queued.v1": self._queued,
             _C + "assigned.v1": self._assigned,
@@ -150,6 +165,10 @@ class KpiState:
             _C + "reopened.v1": self._reopened,
             _C + "abandoned.v1": self._abandoned,
             _C + "csat_submitted.v1": self._csat,
+            _C + "customer_replied.v1": self._no_change,
+            _C + "offered.v1": self._no_change,
+            _C + "offer_declined.v1": self._no_change,
+            _C + "offer_expired.v1": self._no_change,
         }
 
     # --- folding -------------------------------------------------------------------
@@ -157,9 +176,10 @@ class KpiState:
     def apply(self, event: CloudEvent, *, now: float) -> bool:
         """Fold one event; False when it is a redelivery (already applied) and was ignored."""
         etype = event.type
-        sid = short_id(event.id)
-        if etype.startswith(_C):
-            applied = self._conversation_event(event, sid, now)
+        sid = event.id.int & _ID_MASK
+        handler = self._handlers.get(etype)
+        if handler is not None:
+            applied = self._conversation_event(event, sid, now, handler)
         elif etype.startswith("omni.sla."):
             applied = self._sla_event(event, sid)
         elif etype.startswith("omni.agent."):
@@ -180,32 +200,42 @@ class KpiState:
             self.duplicates += 1
         return applied
 
-    def _lookup(self, cid: str) -> Conversation | None:
+    def _no_change(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
+        """Offers and customer replies move no KPI (the wait goes on)."""
+
+    def _lookup(self, cid: int) -> Conversation | None:
         conv = self.open.get(cid)
         return conv if conv is not None else self.closed.get(cid)
 
-    def _conversation_event(self, event: CloudEvent, sid: int, now: float) -> bool:
-        data = event.data
-        cid = str(data.conversation_id)
-        conv = self._lookup(cid)
-        if conv is not None and sid in conv.seen:
-            return False
-        if not self.recent.add(sid):
-            return False
+    def _conversation_event(
+        self, event: CloudEvent, sid: int, now: float, handler: Callable[[Conversation, int, Any, float, float], None]
+    ) -> bool:
+        data: Any = event.data
+        cid: int = data.conversation_id.int
+        conv = self.open.get(cid)
         if conv is None:
-            conv = Conversation(channel=_str(data.channel), seen=BoundedIdSet(self.config.conversation_ids))
+            conv = self.closed.get(cid)
+        if conv is None:
+            conv = Conversation(channel=_str(data.channel), seen={})
             self.open[cid] = conv
-            pending = self.pending_sla.pop(cid, None)
-            if pending:
-                for kind, metric, _ in pending:
-                    self._count_sla(kind, metric, conv.channel)
-        conv.seen.add(sid)
-        queue = getattr(data, "queue", None)
+            if self.pending_sla:
+                pending = self.pending_sla.pop(cid, None)
+                if pending:
+                    for kind, metric, _ in pending:
+                        self._count_sla(kind, metric, conv.channel)
+        else:
+            seen = conv.seen
+            if sid in seen:
+                return False
+        seen = conv.seen
+        seen[sid] = None
+        if len(seen) > self._conversation_ids:
+            del seen[next(iter(seen))]
+        queue = data.queue
         if queue and conv.queue is None:
             conv.queue = queue
-        handler = self._handlers.get(event.type)
-        if handler is not None:
-            handler(conv, cid, data, event_time(event), now)
+        occurred = data.occurred_at
+        handler(conv, cid, data, (occurred or event.time).timestamp(), now)
         return True
 
     @staticmethod
@@ -217,7 +247,11 @@ class KpiState:
         hist = per.get(channel)
         if hist is None:
             hist = per[channel] = HistogramCounts()
-        hist.observe(seconds)
+        if seconds < 0.0:  # skewed clocks never make a negative duration
+            seconds = 0.0
+        hist.counts[bisect_left(hist.bounds, seconds)] += 1
+        hist.sum += seconds
+        hist.count += 1
 
     def _fresh(self, conv: Conversation, t: float) -> bool:
         """True (and the conversation's clock advanced) when `t` is not older than its last transition."""
@@ -226,7 +260,7 @@ class KpiState:
         conv.status_t = t
         return True
 
-    def _start_wait(self, conv: Conversation, cid: str, queue: str | None, t: float) -> None:
+    def _start_wait(self, conv: Conversation, cid: int, queue: str | None, t: float) -> None:
         key = (queue or conv.queue or DEFAULT_QUEUE, conv.channel)
         if conv.wait_key == key:
             return
@@ -237,7 +271,7 @@ class KpiState:
         conv.wait_key = key
         self.waiting.setdefault(key, {})[cid] = conv.wait_start if conv.wait_start is not None else t
 
-    def _stop_wait(self, conv: Conversation, cid: str) -> None:
+    def _stop_wait(self, conv: Conversation, cid: int) -> None:
         if conv.wait_key is not None:
             self.waiting[conv.wait_key].pop(cid, None)
             conv.wait_key = None
@@ -263,7 +297,7 @@ class KpiState:
                 del self.agents[conv.agent_id]
         conv.agent_id = None
 
-    def _close(self, conv: Conversation, cid: str) -> None:
+    def _close(self, conv: Conversation, cid: int) -> None:
         conv.closed = True
         self.open.pop(cid, None)
         self.closed[cid] = conv
@@ -271,59 +305,67 @@ class KpiState:
         while len(self.closed) > self.config.closed_conversations:
             self.closed.popitem(last=False)
 
-    def _revive(self, conv: Conversation, cid: str) -> None:
+    def _revive(self, conv: Conversation, cid: int) -> None:
         """A transition later than the close: the conversation is evidently live again."""
         if conv.closed:
             conv.closed = False
             self.closed.pop(cid, None)
             self.open[cid] = conv
 
-    def _opened(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
-        self._inc(self.opened, conv.channel)
+    def _opened(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
+        counts = self.opened
+        counts[conv.channel] = counts.get(conv.channel, 0) + 1
         if conv.opened_at is None or t < conv.opened_at:
             conv.opened_at = t
         if conv.cycle_start is None or (not conv.reopened and t < conv.cycle_start):
             conv.cycle_start = t
-        self._fresh(conv, t)
+        if t >= conv.status_t:
+            conv.status_t = t
 
-    def _queued(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
+    def _queued(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
         if data.queue:
             conv.queue = data.queue
-        if self._fresh(conv, t):
-            self._revive(conv, cid)
+        if t >= conv.status_t:
+            conv.status_t = t
+            if conv.closed:
+                self._revive(conv, cid)
             if conv.cycle_start is None:
                 conv.cycle_start = t
             self._start_wait(conv, cid, data.queue, t)
 
-    def _assigned(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
-        self._inc(self.assigned, conv.channel)
-        fresh = self._fresh(conv, t)
-        if fresh:
-            self._revive(conv, cid)
+    def _assigned(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
+        channel = conv.channel
+        counts = self.assigned
+        counts[channel] = counts.get(channel, 0) + 1
+        fresh = t >= conv.status_t
         wait: float | None = None
         queue = data.queue or conv.queue
-        if fresh and conv.wait_key is not None and conv.wait_start is not None:
-            wait = max(0.0, t - conv.wait_start)
-            queue = conv.wait_key[0]
-            self._stop_wait(conv, cid)
-        elif data.waited_seconds is not None:
+        if fresh:
+            conv.status_t = t
+            if conv.closed:
+                self._revive(conv, cid)
+            if conv.wait_key is not None and conv.wait_start is not None:
+                wait = max(0.0, t - conv.wait_start)
+                queue = conv.wait_key[0]
+                self._stop_wait(conv, cid)
+        if wait is None and data.waited_seconds is not None:
             wait = float(data.waited_seconds)
         if wait is not None:
-            self._observe("time_to_assign", conv.channel, wait)
-            in_sl = 1 if wait <= self.config.threshold(queue) else 0
-            self.window.add(conv.channel, t, now, answered=1, answered_in_sl=in_sl)
+            self._observe("time_to_assign", channel, wait)
+            threshold = self._thresholds.get(queue, self._default_threshold) if queue else self._default_threshold
+            self.window.add(channel, t, now, ANSWERED, 1, ANSWERED_IN_SL, 1 if wait <= threshold else 0)
         if fresh:
             self._take(conv, data.agent_id)
             if conv.handle_start is None:
                 conv.handle_start = t
 
-    def _agent_replied(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
+    def _agent_replied(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
         if not conv.responded:
             conv.responded = True
             if conv.opened_at is not None:
                 self._observe("first_response", conv.channel, t - conv.opened_at)
 
-    def _transferred(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
+    def _transferred(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
         conv.transferred = True
         if not self._fresh(conv, t):
             return
@@ -336,8 +378,9 @@ class KpiState:
             self._stop_wait(conv, cid)
             self._take(conv, data.to_agent_id)
 
-    def _resolved(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
-        self._inc(self.resolved, conv.channel)
+    def _resolved(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
+        counts = self.resolved
+        counts[conv.channel] = counts.get(conv.channel, 0) + 1
         if conv.cycle_start is not None:
             self._observe("resolution", conv.channel, t - conv.cycle_start)
         if conv.handle_start is not None:
@@ -345,7 +388,7 @@ class KpiState:
         if not conv.first_resolved:
             conv.first_resolved = True
             fcr = 0 if (conv.transferred or conv.reopened) else 1
-            bucket = self.window.add(conv.channel, t, now, resolved_first=1, fcr=fcr)
+            bucket = self.window.add(conv.channel, t, now, RESOLVED_FIRST, 1, FCR, fcr)
             if fcr and bucket is not None:
                 conv.fcr_bucket = bucket
         if self._fresh(conv, t):
@@ -354,40 +397,40 @@ class KpiState:
             conv.handle_start = None
             self._close(conv, cid)
 
-    def _reopened(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
+    def _reopened(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
         conv.reopened = True
         if conv.fcr_bucket is not None:
-            self.window.retract(conv.channel, conv.fcr_bucket, now, fcr=1)
+            self.window.retract(conv.channel, conv.fcr_bucket, now, FCR, 1)
             conv.fcr_bucket = None
         if self._fresh(conv, t):
             conv.cycle_start = t
             conv.handle_start = None
             self._revive(conv, cid)
 
-    def _abandoned(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
+    def _abandoned(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
         self._inc(self.abandoned, conv.channel)
-        self.window.add(conv.channel, t, now, abandoned=1)
+        self.window.add(conv.channel, t, now, ABANDONED, 1)
         if self._fresh(conv, t):
             self._stop_wait(conv, cid)
             self._release(conv)
             self._close(conv, cid)
 
-    def _csat(self, conv: Conversation, cid: str, data: Any, t: float, now: float) -> None:
+    def _csat(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
         if conv.csat_bucket is not None:  # one rating per conversation: the latest replaces the earlier
-            self.window.retract(conv.channel, conv.csat_bucket, now, csat_sum=conv.csat_score, csat_count=1)
-        conv.csat_bucket = self.window.add(conv.channel, t, now, csat_sum=data.score, csat_count=1)
+            self.window.retract(conv.channel, conv.csat_bucket, now, CSAT_SUM, conv.csat_score, CSAT_COUNT, 1)
+        conv.csat_bucket = self.window.add(conv.channel, t, now, CSAT_SUM, data.score, CSAT_COUNT, 1)
         conv.csat_score = data.score
 
     def _sla_event(self, event: CloudEvent, sid: int) -> bool:
         data: Any = event.data
-        cid = str(data.conversation_id)
+        cid: int = data.conversation_id.int
         conv = self._lookup(cid)
-        if conv is not None and sid in conv.seen:
-            return False
-        if not self.recent.add(sid):
-            return False
         if conv is not None:
-            conv.seen.add(sid)
+            if sid in conv.seen:
+                return False
+            conv.seen[sid] = None
+        elif not self.recent.add(sid):
+            return False
         if event.type not in (_SLA_BREACHED, _SLA_MET):
             return True
         metric = _str(data.metric)
@@ -485,11 +528,11 @@ class KpiState:
         """A JSON-able snapshot; `KpiState.from_dict` gives back an equal state."""
         self.window.prune(now)
 
-        def conv_row(cid: str, c: Conversation) -> list[Any]:
+        def conv_row(cid: int, c: Conversation) -> list[Any]:
             return [
-                cid,
+                str(UUID(int=cid)),
                 c.channel,
-                c.seen.to_list(),
+                list(c.seen),
                 c.queue,
                 c.opened_at,
                 c.cycle_start,
@@ -526,7 +569,9 @@ class KpiState:
             },
             "sla_breaches": [[m, ch, n] for (m, ch), n in self.sla_breaches.items()],
             "sla_met": [[m, ch, n] for (m, ch), n in self.sla_met.items()],
-            "pending_sla": [[cid, [list(item) for item in items]] for cid, items in self.pending_sla.items()],
+            "pending_sla": [
+                [str(UUID(int=cid)), [list(item) for item in items]] for cid, items in self.pending_sla.items()
+            ],
             "histograms": {name: {ch: h.to_dict() for ch, h in per.items()} for name, per in self.histograms.items()},
             "window": self.window.to_dict(),
             "recent": self.recent.to_list(),
@@ -539,13 +584,13 @@ class KpiState:
         state = cls(config)
         cap = state.config.conversation_ids
 
-        def conv_of(row: list[Any]) -> tuple[str, Conversation]:
+        def conv_of(row: list[Any]) -> tuple[int, Conversation]:
             (cid, channel, seen, queue, opened_at, cycle_start, wait_start, wait_key, handle_start, agent_id) = row[:10]
             (responded, status_t, closed, reopened, transferred, first_resolved) = row[10:16]
             fcr_bucket, csat_bucket, csat_score = row[16:19]
-            return cid, Conversation(
+            return UUID(cid).int, Conversation(
                 channel=channel,
-                seen=BoundedIdSet(cap, seen),
+                seen=dict.fromkeys(seen[-cap:]),
                 queue=queue,
                 opened_at=opened_at,
                 cycle_start=cycle_start,
@@ -584,7 +629,7 @@ class KpiState:
         state.sla_breaches = {(m, ch): int(n) for m, ch, n in doc.get("sla_breaches", [])}
         state.sla_met = {(m, ch): int(n) for m, ch, n in doc.get("sla_met", [])}
         for cid, items in doc.get("pending_sla", []):
-            state.pending_sla[cid] = [(k, m, float(t)) for k, m, t in items]
+            state.pending_sla[UUID(cid).int] = [(k, m, float(t)) for k, m, t in items]
         for name, per in doc.get("histograms", {}).items():
             if name in state.histograms:
                 state.histograms[name] = {ch: HistogramCounts.from_dict(h) for ch, h in per.items()}

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 FIELDS = ("answered", "answered_in_sl", "abandoned", "resolved_first", "fcr", "csat_sum", "csat_count")
+ANSWERED, ANSWERED_IN_SL, ABANDONED, RESOLVED_FIRST, FCR, CSAT_SUM, CSAT_COUNT = range(len(FIELDS))
+_N = len(FIELDS)
 
 
 @dataclass(slots=True)
@@ -55,34 +57,49 @@ class RollingWindow:
         self.window_s = float(window_s)
         self.buckets = buckets
         self.width_s = self.window_s / buckets
-        self._buckets: dict[str, dict[int, WindowTotals]] = {}
+        self._buckets: dict[str, dict[int, list[int]]] = {}
 
     def bucket_of(self, t: float) -> int:
         return int(t // self.width_s)
 
     def _oldest_bucket(self, now: float) -> int:
-        return self.bucket_of(now) - self.buckets + 1
+        return int(now // self.width_s) - self.buckets + 1
 
     def in_window(self, bucket: int, now: float) -> bool:
         return bucket >= self._oldest_bucket(now)
 
-    def add(self, channel: str, t: float, now: float, **deltas: int) -> int | None:
-        """Add `deltas` in the bucket of event time `t`; None (ignored) when `t` is before the window."""
-        bucket = self.bucket_of(t)
-        if not self.in_window(bucket, now):
+    def add(
+        self, channel: str, t: float, now: float, field: int, delta: int = 1, field2: int = -1, delta2: int = 0
+    ) -> int | None:
+        """Add `delta` to `field` (and `delta2` to `field2`) in the bucket of event time `t`.
+
+        Returns the bucket, or None (ignored) when `t` is before the window at `now`.
+        """
+        width = self.width_s
+        bucket = int(t // width)
+        if bucket < int(now // width) - self.buckets + 1:
             return None
-        totals = self._buckets.setdefault(channel, {}).setdefault(bucket, WindowTotals())
-        for name, delta in deltas.items():
-            setattr(totals, name, max(0, getattr(totals, name) + delta))
+        per = self._buckets.get(channel)
+        if per is None:
+            per = self._buckets[channel] = {}
+        totals = per.get(bucket)
+        if totals is None:
+            totals = per[bucket] = [0] * _N
+        totals[field] = max(0, totals[field] + delta)
+        if field2 >= 0:
+            totals[field2] = max(0, totals[field2] + delta2)
         return bucket
 
-    def retract(self, channel: str, bucket: int, now: float, **deltas: int) -> None:
+    def retract(
+        self, channel: str, bucket: int, now: float, field: int, delta: int = 1, field2: int = -1, delta2: int = 0
+    ) -> None:
         """Undo an earlier `add` in `bucket`, if that bucket is still kept; never below zero."""
         totals = self._buckets.get(channel, {}).get(bucket)
         if totals is None or not self.in_window(bucket, now):
             return
-        for name, delta in deltas.items():
-            setattr(totals, name, max(0, getattr(totals, name) - delta))
+        totals[field] = max(0, totals[field] - delta)
+        if field2 >= 0:
+            totals[field2] = max(0, totals[field2] - delta2)
 
     def prune(self, now: float) -> None:
         oldest = self._oldest_bucket(now)
@@ -98,19 +115,20 @@ class RollingWindow:
         oldest = self._oldest_bucket(now)
         out: dict[str, WindowTotals] = {}
         for channel, per in self._buckets.items():
-            acc = WindowTotals()
+            acc = [0] * _N
             for b, totals in per.items():
                 if b >= oldest:
-                    acc.add(totals)
-            if not acc.is_empty():
-                out[channel] = acc
+                    for i, v in enumerate(totals):
+                        acc[i] += v
+            if any(acc):
+                out[channel] = WindowTotals.from_list(acc)
         return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "window_s": self.window_s,
             "buckets": self.buckets,
-            "data": {ch: [[b, t.to_list()] for b, t in per.items()] for ch, per in self._buckets.items()},
+            "data": {ch: [[b, list(t)] for b, t in per.items()] for ch, per in self._buckets.items()},
         }
 
     def load(self, doc: dict[str, Any]) -> None:
@@ -118,5 +136,5 @@ class RollingWindow:
         if float(doc.get("window_s", -1)) != self.window_s or int(doc.get("buckets", -1)) != self.buckets:
             return
         self._buckets = {
-            ch: {int(b): WindowTotals.from_list(v) for b, v in items} for ch, items in doc.get("data", {}).items()
+            ch: {int(b): [int(x) for x in v[:_N]] for b, v in items} for ch, items in doc.get("data", {}).items()
         }
