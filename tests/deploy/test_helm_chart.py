@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import tarfile
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -519,3 +521,27 @@ def test_keda_consumer_group_carries_the_topic_suffix_like_the_service(render: R
     triggers = rendered.one("ScaledObject", "omni-sla")["spec"]["triggers"]
     assert [t["metadata"]["consumerGroup"] for t in triggers] == ["sla.staging"]
     assert [t["metadata"]["topic"] for t in triggers] == ["omni.conversations.v1.staging"]
+
+
+def test_packaged_chart_renders_the_same_as_the_directory(helm: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [helm, "package", str(CHART), "--destination", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    (package,) = tmp_path.glob("omni-*.tgz")
+    with tarfile.open(package) as archive:
+        names = set(archive.getnames())
+    assert {"omni/values.schema.json", "omni/files/routing.yaml", "omni/files/sla.yaml"} <= names
+    extra = ["--values", str(VALUES / "monitoring.yaml")] if "monitoring.yaml" in OVERRIDES else []
+
+    def template(chart: Path) -> str:
+        cmd = [helm, "template", "omni", str(chart), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION, *extra]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert template(package) == template(CHART)
