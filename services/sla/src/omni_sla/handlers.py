@@ -5,11 +5,11 @@
   in the `sla_emitted` outbox (unique per conversation, metric, cycle and slot). A redelivered
   event (offset not past the last applied one) changes nothing.
 - The fire loop wakes for the earliest timer of the owned partitions, deletes the due timers
-  (only if still pending with that instant) and records their decisions in one transaction.
-- The publisher loop publishes recorded decisions in order and marks them published. Event ids
-  are derived from the key, and on (re)assignment of a partition its unpublished decisions are
-  first looked up on the SLA topic, so a crash between commit and acknowledgement neither loses
-  nor duplicates an event.
+  (only if still pending with that instant) and records their decisions in one statement.
+- The publisher publishes recorded decisions (warnings before outcomes) and marks them published
+  once acknowledged. Event ids are derived from the key, and on (re)assignment of a partition
+  its unpublished decisions are first looked up on the SLA topic, so a crash between commit and
+  acknowledgement neither loses nor duplicates an event.
 """
 
 from __future__ import annotations
@@ -409,6 +409,7 @@ class SlaEngine:
             return
         async with self.pool.acquire() as conn:
             fresh = await db.fire_due_timers(conn, wanted, source=self.publisher.source)
+        fresh.sort(key=lambda row: row.slot)  # a warning and its breach due together: the warning first
         if fresh:
             self._outbox.put_nowait(fresh)
 
