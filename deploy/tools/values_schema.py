@@ -59,6 +59,15 @@ component_props: Schema = {
     "replicas": {"type": "integer", "minimum": 0, "description": "Pods when autoscaling.mode is none."},
     "port": {**port, "description": "The HTTP port of the contract (API, webhooks, /healthz, /readyz, /metrics)."},
     "smtpPort": port,
+    "smtpService": obj(
+        {
+            "enabled": boolean,
+            "type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
+            "port": port,
+            "annotations": strmap,
+            "loadBalancerSourceRanges": {"type": "array", "items": {"type": "string"}},
+        }
+    ),
     "image": obj(
         {"repository": string, "tag": string, "digest": {"type": "string", "pattern": "^$|^sha256:[a-f0-9]{64}$"}}
     ),

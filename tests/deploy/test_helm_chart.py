@@ -338,6 +338,7 @@ def test_service_monitor_scrapes_metrics_on_every_service(render: Render) -> Non
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["path"] == "/metrics"
     selected = [s for s in rendered.of_kind("Service") if selector.items() <= s["metadata"]["labels"].items()]
+    selected = [s for s in selected if any(p["name"] == "http" for p in s["spec"]["ports"])]
     assert {s["metadata"]["name"] for s in selected} == {component(name) for name in CONTRACT_PORTS}
     for service in selected:
         name = service["metadata"]["labels"]["app.kubernetes.io/component"].replace("-", "_")
@@ -430,6 +431,11 @@ def test_ingress_routes_webhooks_to_their_services(render: Render) -> None:
     for provider in ["meta", "line", "telegram", "x"]:
         assert paths[f"/webhooks/{provider}"] == "omni-ingest-social"
     assert paths["/v1/agents"] == "omni-router"
+    smtp = rendered.one("Service", "omni-ingest-email-smtp")["spec"]
+    assert smtp["type"] == "LoadBalancer"
+    assert smtp["ports"] == [{"name": "smtp", "port": 25, "targetPort": "smtp", "protocol": "TCP"}]
+    assert smtp["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
+    assert rendered.one("Service", "omni-ingest-email")["spec"]["type"] == "ClusterIP"
     chat = container_of(rendered.one("Deployment", "omni-ingest-chat"))
     assert {"name": "OMNI_PUBLIC_BASE_URL", "value": "https://support.example.com"} in chat["env"]
     # the ingress controller may reach the webhook services, not the others
