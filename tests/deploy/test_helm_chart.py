@@ -260,6 +260,7 @@ def test_ingest_email_also_listens_for_smtp(render: Render) -> None:
     rendered = render()
     container = container_of(rendered.one("Deployment", "omni-ingest-email"))
     assert {"name": "smtp", "containerPort": 2525, "protocol": "TCP"} in container["ports"]
+    assert {"name": "SMTP_PORT", "value": "2525"} in container["env"]
     service = rendered.one("Service", "omni-ingest-email")
     assert {"name": "smtp", "port": 2525, "targetPort": "smtp", "protocol": "TCP"} in service["spec"]["ports"]
 

@@ -103,6 +103,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: "0.0.0.0"
 - name: HTTP_PORT
   value: {{ .c.port | quote }}
+{{- if .c.smtpPort }}
+- name: SMTP_PORT
+  value: {{ .c.smtpPort | quote }}
+{{- end }}
 - name: KAFKA_BOOTSTRAP_SERVERS
   value: {{ .root.Values.kafka.bootstrapServers | quote }}
 - name: OMNI_TOPIC_SUFFIX
