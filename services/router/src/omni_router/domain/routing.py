@@ -215,8 +215,18 @@ class RoutingCore:
         self.agents.change_load(record, held.conv.group, delta=-1, idle_key=now)
         return self._pull(record, now=now)
 
-    def claim_rejected(self, conversation_id: str, *, now: float, actual_load: int | None = None) -> list[Decision]:
-        """The durable claim failed (another replica took the slot): undo, learn the load, re-route."""
+    def forget(self, conversation_id: str) -> None:
+        """Drop a conversation another replica or the API changed; loads are synced separately."""
+        self.waiting.remove(conversation_id)
+        self.held.pop(conversation_id, None)
+
+    def claim_rejected(
+        self, conversation_id: str, *, now: float, actual_load: int | None = None, requeue: bool = True
+    ) -> list[Decision]:
+        """The durable claim failed (another replica took the slot): undo, learn the load, re-route.
+
+        With `requeue=False` the conversation is no longer waiting at all (taken or closed elsewhere).
+        """
         held = self.held.pop(conversation_id, None)
         if held is None:
             return []
@@ -227,6 +237,8 @@ class RoutingCore:
                 self.agents.change_load(record, conv.group, delta=-1)
             else:
                 self.agents.change_load(record, conv.group, absolute=actual_load)
+        if not requeue:
+            return []
         self.waiting.add(conv)
         return self._route(conv, now=now)
 
