@@ -49,6 +49,7 @@ _C = "omni.conversation."
 _SLA_BREACHED = "omni.sla.breached.v1"
 _ID_MASK = (1 << 62) - 1  # the idempotency memory keeps 62 bits of each event id
 _SLA_MET = "omni.sla.met.v1"
+_SLA_COUNTED = frozenset({_SLA_BREACHED, _SLA_MET})
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +152,8 @@ class KpiState:
         self._default_threshold = self.config.default_service_level_s
         self._conversation_ids = self.config.conversation_ids
         self.recent = BoundedIdSet(self.config.recent_ids)
-        self.pending_sla: OrderedDict[int, list[tuple[str, str, float]]] = OrderedDict()
-        """Conversation -> SLA outcomes (type, metric, event time) waiting to learn its channel."""
+        self.pending_sla: OrderedDict[int, list[tuple[str, str, float, int]]] = OrderedDict()
+        """Conversation -> SLA events (type, metric, event time, id) waiting to learn its channel."""
         self.duplicates = 0
         self.applied = 0
         self._handlers: dict[str, Callable[[Conversation, int, Any, float, float], None]] = {
@@ -220,9 +221,10 @@ class KpiState:
             self.open[cid] = conv
             if self.pending_sla:
                 pending = self.pending_sla.pop(cid, None)
-                if pending:
-                    for kind, metric, _ in pending:
-                        self._count_sla(kind, metric, conv.channel)
+                if pending:  # SLA events that came first: count them now, remember their ids here
+                    self._count_pending(pending, conv.channel)
+                    for item in pending:
+                        conv.seen[item[3]] = None
         else:
             seen = conv.seen
             if sid in seen:
@@ -425,26 +427,29 @@ class KpiState:
         data: Any = event.data
         cid: int = data.conversation_id.int
         conv = self._lookup(cid)
-        if conv is not None:
-            if sid in conv.seen:
-                return False
-            conv.seen[sid] = None
-        elif not self.recent.add(sid):
+        if conv is not None and sid in conv.seen:
             return False
-        if event.type not in (_SLA_BREACHED, _SLA_MET):
-            return True
+        if not self.recent.add(sid):
+            return False
         metric = _str(data.metric)
-        if data.channel is not None:
-            self._count_sla(event.type, metric, _str(data.channel))
-        elif conv is not None:
-            self._count_sla(event.type, metric, conv.channel)
+        if conv is not None:
+            conv.seen[sid] = None
+            if event.type in _SLA_COUNTED:
+                self._count_sla(event.type, metric, _str(data.channel) if data.channel is not None else conv.channel)
+        elif data.channel is not None:
+            if event.type in _SLA_COUNTED:
+                self._count_sla(event.type, metric, _str(data.channel))
         else:  # the conversation's own events are on another topic and may come later
-            self.pending_sla.setdefault(cid, []).append((event.type, metric, event.time.timestamp()))
+            self.pending_sla.setdefault(cid, []).append((event.type, metric, event.time.timestamp(), sid))
             while len(self.pending_sla) > self.config.pending_sla:
                 _, oldest = self.pending_sla.popitem(last=False)
-                for kind, m, _ in oldest:
-                    self._count_sla(kind, m, UNKNOWN_CHANNEL)
+                self._count_pending(oldest, UNKNOWN_CHANNEL)
         return True
+
+    def _count_pending(self, items: list[tuple[str, str, float, int]], channel: str) -> None:
+        for kind, metric, _, _ in items:
+            if kind in _SLA_COUNTED:
+                self._count_sla(kind, metric, channel)
 
     def _count_sla(self, kind: str, metric: str, channel: str) -> None:
         counter = self.sla_breaches if kind == _SLA_BREACHED else self.sla_met
@@ -454,9 +459,8 @@ class KpiState:
     def flush_pending_sla(self, now: float) -> None:
         """Count as channel `unknown` the SLA outcomes whose conversation did not show up in time."""
         horizon = now - self.config.sla_channel_wait_s
-        for cid in [c for c, items in self.pending_sla.items() if max(t for _, _, t in items) <= horizon]:
-            for kind, metric, _ in self.pending_sla.pop(cid):
-                self._count_sla(kind, metric, UNKNOWN_CHANNEL)
+        for cid in [c for c, items in self.pending_sla.items() if max(item[2] for item in items) <= horizon]:
+            self._count_pending(self.pending_sla.pop(cid), UNKNOWN_CHANNEL)
 
     def _agent_event(self, event: CloudEvent, sid: int) -> bool:
         if not self.recent.add(sid):
@@ -629,7 +633,7 @@ class KpiState:
         state.sla_breaches = {(m, ch): int(n) for m, ch, n in doc.get("sla_breaches", [])}
         state.sla_met = {(m, ch): int(n) for m, ch, n in doc.get("sla_met", [])}
         for cid, items in doc.get("pending_sla", []):
-            state.pending_sla[UUID(cid).int] = [(k, m, float(t)) for k, m, t in items]
+            state.pending_sla[UUID(cid).int] = [(k, m, float(t), int(i)) for k, m, t, i in items]
         for name, per in doc.get("histograms", {}).items():
             if name in state.histograms:
                 state.histograms[name] = {ch: HistogramCounts.from_dict(h) for ch, h in per.items()}
