@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,5 +30,4 @@ def main(create_app: Callable[[S], FastAPI], settings_cls: type[S]) -> None:
         loop="uvloop",
         http="httptools",
     )
-    server = uvicorn.Server(config)
-    asyncio.run(server.serve())
+    uvicorn.Server(config).run()  # run(), not asyncio.run(serve()): it installs uvloop
