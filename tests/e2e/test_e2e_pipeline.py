@@ -73,6 +73,7 @@ async def test_messages_become_assigned_conversations_and_survive_a_router_kill(
             topics[endpoints.topic("omni.conversations.v1")],
         )
         result = check_run(truth, view, capacities=sim.capacities)
+        print(f"e2e: {result.counts} statuses {dict(sim.stats.statuses)} notes {result.notes}")
         logs = "\n".join(f"--- {n}\n{p.log_tail(15)}" for n, p in stack.services.items())
         assert len(truth.accepted) == truth.attempts, (dict(sim.stats.statuses), logs)
         assert result.ok, (result.violations, logs)

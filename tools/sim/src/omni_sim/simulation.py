@@ -168,8 +168,10 @@ class Simulation:
             held = doc.get("conversations") or doc.get("conversation_ids") or doc.get("assigned") or []
             for item in held if isinstance(held, list) else []:
                 conv = item.get("conversation_id") if isinstance(item, dict) else item
+                offered = isinstance(item, dict) and item.get("state") == "offered"
                 if isinstance(conv, str):
-                    await self._api("POST", f"/v1/conversations/{conv}/resolve", {"agent_id": agent.agent_id})
+                    action = "decline" if offered else "resolve"
+                    await self._api("POST", f"/v1/conversations/{conv}/{action}", {"agent_id": agent.agent_id})
 
     async def set_presence(self, status: str) -> None:
         for agent in self.roster.values():
@@ -283,8 +285,13 @@ class Simulation:
             return
         path = f"/v1/conversations/by-thread/{quote(thread_key, safe='')}/abandon"
         for _ in range(30):
+            conv = self.conversation_of_thread.get(step.thread)
+            state = self.conversations.get(conv) if conv else None
+            if state is not None and (state.done or state.agent_id is not None):
+                self.truth.abandon_refused.add(step.thread)  # an agent has it, or it already ended
+                return
             r = await self._api("POST", path, {"reason": "customer_left"})
-            if r is not None and r.status_code == 404:
+            if r is not None and r.status_code == 404 and state is None:
                 await asyncio.sleep(0.3)  # the router has not opened it yet
                 continue
             if r is not None and 200 <= r.status_code < 300:
