@@ -3,11 +3,11 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY      := .venv/bin/python
 PIP     := .venv/bin/pip
-PACKAGES := libs/schemas libs/service $(sort $(dir $(wildcard services/*/pyproject.toml)))
+PACKAGES := libs/schemas libs/service $(sort $(dir $(wildcard services/*/pyproject.toml tools/*/pyproject.toml)))
 STAMP   := .venv/.installed-$(shell cat requirements/*.txt $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install infra up down demo test lint typecheck schemas bench faults migrate topics clean status
+.PHONY: lock chart-sync help install infra up down demo test lint typecheck schemas bench faults migrate topics clean status
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,8 +18,15 @@ $(STAMP):
 	@$(PIP) install -q -c requirements/constraints.txt -r requirements/dev.txt $(addprefix -e ,$(PACKAGES))
 	@rm -f .venv/.installed-*; touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install every package (editable) and the dev tools
+install: $(STAMP) ## create .venv, install every package (editable), the dev tools, the servers and helm
 	@deploy/local/infra.sh install
+	@deploy/tools/install-helm.sh >/dev/null
+
+lock: install ## re-pin the container images' dependencies (deploy/docker/requirements.lock)
+	@deploy/docker/lock.sh
+
+chart-sync: ## copy config/, the Prometheus rules and the dashboard into the Helm chart
+	@deploy/tools/sync-chart-files.sh
 
 infra: install ## start Kafka, PostgreSQL and Redis; create topics; apply migrations
 	@deploy/local/infra.sh up

@@ -94,19 +94,22 @@ def build(agents: int, waiting: int, *, seed: int, capacity: dict[str, int]) -> 
 
 
 def workload(core_like, rng: random.Random, start_n: int, ops: int, now: float, held: list[str]) -> tuple[float, list]:
-    """Alternate: an agent frees a slot (agent-side decision), a conversation arrives (conversation-side)."""
+    """Alternate: an agent frees a slot (agent-side decision), a conversation arrives (conversation-side).
+
+    The arrivals are generated before the clock starts, so only the decisions are timed.
+    """
     weights = skill_weights()
+    arrivals = [make_request(rng, start_n + k, weights, now + 0.01 * k) for k in range(ops)]
+    picks = [rng.random() for _ in range(ops)]
     made = []
-    n = start_n
     started = time.perf_counter()
     for k in range(ops):
-        now += 0.01
+        t = now + 0.01 * k
         if k % 2 == 0 and held:
-            cid = held.pop(rng.randrange(len(held)))
-            decisions = core_like.release(cid, now=now)
+            cid = held.pop(int(picks[k] * len(held)))
+            decisions = core_like.release(cid, now=t)
         else:
-            n += 1
-            decisions = core_like.enqueue(make_request(rng, n, weights, now), now=now)
+            decisions = core_like.enqueue(arrivals[k], now=t)
         for d in decisions:
             if isinstance(d, Assigned | Offered):
                 held.append(d.conversation_id)
