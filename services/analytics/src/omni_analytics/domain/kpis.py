@@ -4,8 +4,10 @@
 Definitions and formulas: docs/kpis.md. Properties the fold keeps:
 
 - Idempotent on the CloudEvents `id`: each conversation remembers the ids of its own events
-  (up to `conversation_ids`), and a global FIFO remembers the last `recent_ids` ids of every
-  topic. A redelivery comes within the uncommitted tail of a partition, far inside both.
+  (conversation and SLA topics, up to `conversation_ids`) for as long as it is open or among the
+  `closed_conversations` most recently closed; agent and message events, and SLA events of a
+  conversation not seen yet, go through a FIFO of the last `recent_ids` ids. A redelivery comes
+  from the uncommitted tail of a partition or a producer retry, far inside both.
 - Memory is bounded by open conversations, agents and the `closed_conversations` most recently
   closed ones (kept so that late CSAT, SLA and reopen events find their conversation), never by
   events seen: counters and histograms are per channel, windows are time buckets.
