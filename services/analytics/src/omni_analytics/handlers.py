@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 
 import structlog
@@ -29,6 +30,30 @@ from omni_service.metrics import ServiceMetrics
 log = structlog.get_logger(__name__)
 
 CONSUMED_TOPICS = [CONVERSATIONS, AGENTS, SLA, MESSAGES]
+
+
+class DeadLetterBrake:
+    """Trips when at least `ratio` of the last `window` messages (and at least 50) were dead-lettered.
+
+    A sudden flood of poison means a broken producer: stop instead of draining the topics into
+    the dead-letter topic; the service turns not-ready and an operator looks.
+    """
+
+    def __init__(self, *, window: int = 200, ratio: float = 0.8) -> None:
+        self.window = window
+        self.ratio = ratio
+        self._recent: deque[bool] = deque(maxlen=window)
+        self._failed = 0
+
+    def record(self, *, failed: bool) -> None:
+        if len(self._recent) == self.window and self._recent[0]:
+            self._failed -= 1
+        self._recent.append(failed)
+        if failed:
+            self._failed += 1
+
+    def tripped(self) -> bool:
+        return len(self._recent) >= min(self.window, 50) and self._failed >= self.ratio * len(self._recent)
 
 
 class KpiPipeline:
@@ -64,18 +89,24 @@ class KpiPipeline:
         self._dirty = False
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self.brake = DeadLetterBrake()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="analytics-fold")
 
     async def _restore(self) -> None:
         saved = await retry_transient(self.store.load, what="load checkpoint")
-        if saved is not None:
-            self.state = KpiState.from_dict(saved.state, self.config)
-            self.offsets = dict(saved.offsets)
-            log.info("checkpoint restored", events=saved.events, partitions=len(saved.offsets))
-        else:
+        if saved is None:
             log.info("no checkpoint: folding the topics from the beginning")
+            return
+        try:
+            state = KpiState.from_dict(saved.state, self.config)
+        except Exception:  # a checkpoint this version cannot read: rebuild from the topics instead
+            log.exception("checkpoint unreadable; folding the topics from the beginning")
+            return
+        self.state = state
+        self.offsets = dict(saved.offsets)
+        log.info("checkpoint restored", events=saved.events, partitions=len(saved.offsets))
 
     async def _run(self) -> None:
         try:
@@ -89,6 +120,13 @@ class KpiPipeline:
                 batch = await self.reader.fetch(max_records=self.batch_size)
                 if batch:
                     await self._fold(batch)
+                    if self.brake.tripped():
+                        await self.checkpoint()
+                        log.critical(
+                            "dead-letter brake: most recent messages were undecodable; folding stopped",
+                            window=self.brake.window,
+                        )
+                        return
                 if not self.caught_up:
                     self.caught_up = all(self.offsets.get(k, 0) >= end for k, end in self._targets.items())
                     if self.caught_up:
@@ -138,8 +176,10 @@ class KpiPipeline:
                         headers=tuple(record.headers or ()),  # type: ignore[attr-defined]
                         category="invalid",
                     )
+                    self.brake.record(failed=True)
                 else:
                     self.state.apply(event, now=now)
+                    self.brake.record(failed=False)
                 last = record.offset  # type: ignore[attr-defined]
             if last is not None:
                 self.offsets[(topic, tp.partition)] = last + 1
