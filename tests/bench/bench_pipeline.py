@@ -7,8 +7,9 @@ and a Redis database of their own. Reported:
   from webhook to `omni.conversation.assigned.v1`, stepping the offered rate up until a step is
   no longer carried (not every message assigned within a grace period after the step, the
   webhook could not take the offered rate, or under 90% of it came through). Baseline, in the
-  same run on the same broker: a raw aiokafka consume-and-produce echo (one consumer, one idempotent acks=all producer, offsets
-  committed after the batch's acks), fed as fast as possible. Target ratio >= 0.2.
+  same run on the same broker: a raw aiokafka consume-and-produce echo (one consumer, one
+  idempotent acks=all producer, offsets committed after the batch's acks), fed as fast as
+  possible. Target ratio >= 0.2.
 * `pipeline_assigned_p50_ms` / `pipeline_assigned_p99_ms`: time from the webhook's 2xx to the
   `assigned` event seen on the topic, at half the sustained rate; baseline: the echo's
   produce -> echoed-record latency at the same rate.
