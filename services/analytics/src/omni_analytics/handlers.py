@@ -133,6 +133,7 @@ class KpiPipeline:
                         log.info("caught up with the topics", events=self.state.applied)
                 now = time.monotonic()
                 if now >= next_checkpoint:
+                    self._update_lag()
                     await self.checkpoint()
                     next_checkpoint = now + self.checkpoint_every_s
                 if now >= next_assign:
@@ -189,6 +190,16 @@ class KpiPipeline:
             high = self.reader.highwater(tp)
             if high is not None and last is not None:
                 self.metrics.consumer_lag.labels(self.service, topic, str(tp.partition)).set(max(0, high - last - 1))
+
+    def _update_lag(self) -> None:
+        """Lag of every assigned partition, also those that had nothing new in the last batches."""
+        for tp in self.reader.assigned:
+            high = self.reader.highwater(tp)
+            if high is None:
+                continue
+            topic = self.reader.contract_name(tp.topic)
+            lag = max(0, high - self.offsets.get((topic, tp.partition), 0))
+            self.metrics.consumer_lag.labels(self.service, topic, str(tp.partition)).set(lag)
 
     async def checkpoint(self) -> bool:
         """Save state and offsets together (skipped when nothing changed); False when PostgreSQL failed."""
