@@ -135,6 +135,7 @@ class SlaEngine:
         sla_topic: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fire_batch: int = 2000,
+        relay_interval_s: float = 30.0,
         on_published: Callable[[Sequence[CloudEvent], datetime], None] | None = None,
     ) -> None:
         self.config = config
@@ -145,6 +146,7 @@ class SlaEngine:
         self.sla_topic = sla_topic
         self.clock = clock
         self.fire_batch = fire_batch
+        self.relay_interval_s = relay_interval_s
         self.on_published = on_published
         self.wheel = TimerWheel()
         self.owned: set[int] = set()
@@ -174,6 +176,7 @@ class SlaEngine:
             asyncio.create_task(self._fire_loop(), name="sla-fire"),
             asyncio.create_task(self._publish_loop(), name="sla-publish"),
             asyncio.create_task(self._mark_loop(), name="sla-mark-published"),
+            asyncio.create_task(self._relay_loop(), name="sla-relay"),
         ]
 
     async def stop(self) -> None:
@@ -231,10 +234,15 @@ class SlaEngine:
         self._wake.set()
         return count
 
-    async def _relay_unpublished(self, partitions: Sequence[int]) -> None:
+    async def _relay_unpublished(self, partitions: Sequence[int], *, older_than_s: float = 0.0) -> None:
         """Publish decisions recorded but never acknowledged (a crash in between), unless Kafka has them."""
+        if not partitions:
+            return
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
         pending = [
-            (row, at) for row, at in await db.unpublished(self.pool, partitions) if row.event_id not in self._in_flight
+            (row, at)
+            for row, at in await db.unpublished(self.pool, partitions)
+            if row.event_id not in self._in_flight and at <= cutoff
         ]
         if not pending:
             return
@@ -246,7 +254,7 @@ class SlaEngine:
         missing = [row for row, _ in pending if row.event_id not in found]
         log.info("unpublished SLA decisions after restart", already_on_kafka=len(found), republishing=len(missing))
         if missing:
-            self._outbox.put_nowait(missing)
+            self._enqueue(missing)
 
     # --- conversation events -------------------------------------------------------------
 
@@ -333,7 +341,7 @@ class SlaEngine:
                 if earliest is None or due < earliest:
                     self._wake.set()
         if fresh:
-            self._outbox.put_nowait(fresh)
+            self._enqueue(fresh)
 
     def _emitted_row(
         self, emission: Emission, *, partition: int, policy: str, channel: str | None, queue: str | None, now: datetime
@@ -411,9 +419,22 @@ class SlaEngine:
             fresh = await db.fire_due_timers(conn, wanted, source=self.publisher.source)
         fresh.sort(key=lambda row: row.slot)  # a warning and its breach due together: the warning first
         if fresh:
-            self._outbox.put_nowait(fresh)
+            self._enqueue(fresh)
 
     # --- publishing ----------------------------------------------------------------------
+
+    def _enqueue(self, rows: list[db.EmittedRow]) -> None:
+        self._in_flight.update(row.event_id for row in rows)
+        self._outbox.put_nowait(rows)
+
+    async def _relay_loop(self) -> None:
+        """Now and then, publish what a failed publish left behind (the relay runs on assignment too)."""
+        while True:
+            await asyncio.sleep(self.relay_interval_s)
+            try:
+                await self._relay_unpublished(sorted(self.owned), older_than_s=self.relay_interval_s)
+            except Exception:
+                log.exception("relaying unpublished SLA events failed; retrying later")
 
     async def _publish_loop(self) -> None:
         while True:
@@ -430,7 +451,6 @@ class SlaEngine:
         try:
             events = [row.event if row.event is not None else parse_event(row.payload) for row in batch]
             ids = [e.id for e in events]
-            self._in_flight.update(ids)
             await retry_transient(lambda: self.publisher.publish_many(events), what="publish SLA events")
             self._publish_slots.release()
             released = True
@@ -441,7 +461,8 @@ class SlaEngine:
             self._acked.extend(ids)
             self._acked_signal.set()
         except Exception:
-            log.exception("publishing SLA events failed; they are relayed on the next assignment")
+            log.exception("publishing SLA events failed; the relay publishes them later")
+            self._in_flight.difference_update(row.event_id for row in batch)
         finally:
             if not released:
                 self._publish_slots.release()

@@ -61,3 +61,34 @@ async def test_unacknowledged_decisions_are_relayed_once_after_restart(service_e
     )
     assert sorted(str(e.data.conversation_id) for e in events) == sorted([str(already), str(lost)])  # type: ignore[attr-defined]
     assert {e.id for e in events} == {r.event_id for r in rows}
+
+
+async def test_a_decision_whose_publish_failed_is_relayed_while_running(service_env: dict[str, Any]) -> None:
+    settings = Settings(**service_env)
+    app = create_app(settings, config=load_config(FAST_POLICIES))
+    engine = app.state.engine
+    engine.relay_interval_s = 0.5
+    conv = uuid.uuid4()
+    due = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    async with running_app(app) as client:
+        await wait_ready(client)
+        for _ in range(300):
+            if engine.owned == {0, 1, 2}:
+                break
+            await asyncio.sleep(0.1)
+        row = engine._emitted_row(
+            Emission(TimerKey(conv, Metric.RESOLUTION, 2, Kind.BREACHED), due, due, timedelta(0)),
+            partition=2,
+            policy="fast",
+            channel="chat",
+            queue=None,
+            now=datetime.now(UTC),
+        )
+        async with engine.pool.acquire() as conn, conn.transaction():
+            assert len(await db.insert_emitted(conn, [row])) == 1  # recorded, never handed to the publisher
+        events = await read_events(
+            settings.kafka_bootstrap_servers, settings.topic("omni.sla.v1"), count=1, timeout_s=15, settle_s=1.5
+        )
+        assert await db.unpublished(engine.pool, [0, 1, 2]) == []
+    assert [e.id for e in events] == [row.event_id]
+    assert events[0].data.cycle == 2  # type: ignore[attr-defined]
