@@ -207,7 +207,7 @@ class Router:
 
     async def poll_changes(self) -> None:
         # rows committed out of sequence order are caught by looking back a little each time
-        agents, convs = await pg.changed_since(self.pool, max(0, self._watermark - 500))
+        agents, convs = await pg.changed_since(self.pool, max(0, self._watermark - 64))
         await self.apply_rows(agents, convs)
 
     async def apply_rows(self, agents: Iterable[asyncpg.Record], convs: Iterable[asyncpg.Record]) -> None:
