@@ -8,6 +8,7 @@ the fault until every service answers `/readyz` 200 again.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ async def inject(fault: str, endpoints: Endpoints) -> None:
     elif fault == "redis":
         import redis.asyncio as aioredis
 
-        client = aioredis.from_url("redis://127.0.0.1:6379/0")
+        client = aioredis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
         try:
             await client.flushall()
         finally:
