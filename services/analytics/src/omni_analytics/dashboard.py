@@ -230,7 +230,15 @@ def build() -> dict[str, Any]:
     )
     lay.panel(
         "timeseries",
-        "SLA breach ratio (1 h)",
+        "SLA breach ratio (rolling window)",
+        [(f"omni_sla_breach_ratio{{{CH}}}", "{{metric}} / {{channel}}")],
+        unit="percentunit",
+        max_value=1,
+        description="Breached / (breached + met) of the SLA clocks stopped in the analytics window.",
+    )
+    lay.panel(
+        "timeseries",
+        "SLA breach ratio (1 h, from counters)",
         [
             (
                 f"sum by (metric) (increase(omni_sla_breaches_total{{{CH}}}[1h])) / "

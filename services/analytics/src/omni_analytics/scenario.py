@@ -95,6 +95,11 @@ EXPECTED_SERVICE_LEVEL = {"chat": 2 / 3, "email": 1 / 2, "sms": 1.0}
 EXPECTED_ABANDONMENT = {"chat": 1 / 3, "email": 0.0, "sms": 0.0}
 EXPECTED_FCR = {"chat": 1.0, "email": 0.0, "sms": 0.0}
 EXPECTED_CSAT = {"chat": 5.0, "email": 4.0}
+EXPECTED_SLA_BREACH_RATIO = {
+    ("first_response", "chat"): 0.0,
+    ("first_response", "email"): 1.0,
+    ("resolution", "unknown"): 1.0,
+}
 EXPECTED_HISTOGRAMS = {  # name -> channel -> observed values
     "time_to_assign": {"chat": [30, 10], "email": [1000, 100], "sms": [10, 50]},
     "first_response": {"chat": [45, 20], "email": [1010]},

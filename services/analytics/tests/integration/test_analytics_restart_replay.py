@@ -138,6 +138,12 @@ def assert_every_kpi(samples: Samples, *, start: datetime, scraped: tuple[float,
     ):
         exported = {dict(labels)["channel"]: v for (n, labels), v in samples.items() if n == name}
         assert exported == pytest.approx(expected_map), name
+    breach_ratio = {
+        (dict(labels)["metric"], dict(labels)["channel"]): v
+        for (n, labels), v in samples.items()
+        if n == "omni_sla_breach_ratio"
+    }
+    assert breach_ratio == pytest.approx(scenario.EXPECTED_SLA_BREACH_RATIO)
     for key, name in HISTOGRAM_METRICS.items():
         for channel in ("email", "chat", "sms"):
             values = scenario.EXPECTED_HISTOGRAMS[key].get(channel, [])

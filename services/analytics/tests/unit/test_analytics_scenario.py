@@ -37,6 +37,7 @@ def assert_scenario(state: KpiState) -> None:
     assert view.abandonment == pytest.approx(scenario.EXPECTED_ABANDONMENT)
     assert view.fcr == pytest.approx(scenario.EXPECTED_FCR)
     assert view.csat == pytest.approx(scenario.EXPECTED_CSAT)
+    assert view.sla_breach == pytest.approx(scenario.EXPECTED_SLA_BREACH_RATIO)
     for name, per_channel in scenario.EXPECTED_HISTOGRAMS.items():
         assert set(state.histograms[name]) == set(per_channel), name
         for channel, values in per_channel.items():

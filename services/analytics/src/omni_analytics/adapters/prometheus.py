@@ -93,6 +93,15 @@ class KpiCollector(Collector):
                 family.add_metric([channel], value)
             yield family
 
+        sla_ratio = GaugeMetricFamily(
+            "omni_sla_breach_ratio",
+            f"Share of SLA clocks stopped {window} that were breached (breached / (breached + met)).",
+            labels=["metric", "channel"],
+        )
+        for (metric, channel), value in sorted(view.sla_breach.items()):
+            sla_ratio.add_metric([metric, channel], value)
+        yield sla_ratio
+
         for attr, name, help_text in (
             ("opened", "omni_conversations_opened", "Conversations opened."),
             ("assigned", "omni_conversations_assigned", "Assignments of a conversation to an agent."),

@@ -36,6 +36,8 @@ from omni_analytics.domain.window import (
     CSAT_SUM,
     FCR,
     RESOLVED_FIRST,
+    SLA_FIELD,
+    SLA_METRICS,
     RollingWindow,
     WindowTotals,
 )
@@ -119,6 +121,8 @@ class KpiView:
     abandonment: dict[str, float]
     fcr: dict[str, float]
     csat: dict[str, float]
+    sla_breach: dict[tuple[str, str], float]
+    """(SLA metric, channel) -> breached / (breached + met) of the clocks stopped in the window."""
     window: dict[str, WindowTotals]
 
 
@@ -184,7 +188,7 @@ class KpiState:
         if handler is not None:
             applied = self._conversation_event(event, sid, now, handler)
         elif etype.startswith("omni.sla."):
-            applied = self._sla_event(event, sid)
+            applied = self._sla_event(event, sid, now)
         elif etype.startswith("omni.agent."):
             applied = self._agent_event(event, sid)
         elif etype == "omni.message.received.v1":
@@ -224,7 +228,7 @@ class KpiState:
             if self.pending_sla:
                 pending = self.pending_sla.pop(cid, None)
                 if pending:  # SLA events that came first: count them now, remember their ids here
-                    self._count_pending(pending, conv.channel)
+                    self._count_pending(pending, conv.channel, now)
                     for item in pending:
                         conv.seen[item[3]] = None
         else:
@@ -425,7 +429,7 @@ class KpiState:
         conv.csat_bucket = self.window.add(conv.channel, t, now, CSAT_SUM, data.score, CSAT_COUNT, 1)
         conv.csat_score = data.score
 
-    def _sla_event(self, event: CloudEvent, sid: int) -> bool:
+    def _sla_event(self, event: CloudEvent, sid: int, now: float) -> bool:
         data: Any = event.data
         cid: int = data.conversation_id.int
         conv = self._lookup(cid)
@@ -437,32 +441,37 @@ class KpiState:
         if conv is not None:
             conv.seen[sid] = None
             if event.type in _SLA_COUNTED:
-                self._count_sla(event.type, metric, _str(data.channel) if data.channel is not None else conv.channel)
+                channel = _str(data.channel) if data.channel is not None else conv.channel
+                self._count_sla(event.type, metric, channel, event.time.timestamp(), now)
         elif data.channel is not None:
             if event.type in _SLA_COUNTED:
-                self._count_sla(event.type, metric, _str(data.channel))
+                self._count_sla(event.type, metric, _str(data.channel), event.time.timestamp(), now)
         else:  # the conversation's own events are on another topic and may come later
             self.pending_sla.setdefault(cid, []).append((event.type, metric, event.time.timestamp(), sid))
             while len(self.pending_sla) > self.config.pending_sla:
                 _, oldest = self.pending_sla.popitem(last=False)
-                self._count_pending(oldest, UNKNOWN_CHANNEL)
+                self._count_pending(oldest, UNKNOWN_CHANNEL, now)
         return True
 
-    def _count_pending(self, items: list[tuple[str, str, float, int]], channel: str) -> None:
-        for kind, metric, _, _ in items:
+    def _count_pending(self, items: list[tuple[str, str, float, int]], channel: str, now: float) -> None:
+        for kind, metric, t, _ in items:
             if kind in _SLA_COUNTED:
-                self._count_sla(kind, metric, channel)
+                self._count_sla(kind, metric, channel, t, now)
 
-    def _count_sla(self, kind: str, metric: str, channel: str) -> None:
-        counter = self.sla_breaches if kind == _SLA_BREACHED else self.sla_met
+    def _count_sla(self, kind: str, metric: str, channel: str, t: float, now: float) -> None:
+        breached = kind == _SLA_BREACHED
+        counter = self.sla_breaches if breached else self.sla_met
         key = (metric, channel)
         counter[key] = counter.get(key, 0) + 1
+        field = SLA_FIELD.get(("breached" if breached else "met", metric))
+        if field is not None:
+            self.window.add(channel, t, now, field, 1)
 
     def flush_pending_sla(self, now: float) -> None:
         """Count as channel `unknown` the SLA outcomes whose conversation did not show up in time."""
         horizon = now - self.config.sla_channel_wait_s
         for cid in [c for c, items in self.pending_sla.items() if max(item[2] for item in items) <= horizon]:
-            self._count_pending(self.pending_sla.pop(cid), UNKNOWN_CHANNEL)
+            self._count_pending(self.pending_sla.pop(cid), UNKNOWN_CHANNEL, now)
 
     def _agent_event(self, event: CloudEvent, sid: int) -> bool:
         if not self.recent.add(sid):
@@ -507,6 +516,7 @@ class KpiState:
         ab: dict[str, float] = {}
         fcr: dict[str, float] = {}
         csat: dict[str, float] = {}
+        sla_breach: dict[tuple[str, str], float] = {}
         for channel, w in totals.items():
             offered = w.answered + w.abandoned
             if offered:
@@ -516,6 +526,12 @@ class KpiState:
                 fcr[channel] = w.fcr / w.resolved_first
             if w.csat_count:
                 csat[channel] = w.csat_sum / w.csat_count
+            values = w.to_list()
+            for metric in SLA_METRICS:
+                breached = values[SLA_FIELD[("breached", metric)]]
+                stopped = breached + values[SLA_FIELD[("met", metric)]]
+                if stopped:
+                    sla_breach[(metric, channel)] = breached / stopped
         return KpiView(
             queue_depth=depth,
             oldest_wait_s=oldest,
@@ -525,6 +541,7 @@ class KpiState:
             abandonment=ab,
             fcr=fcr,
             csat=csat,
+            sla_breach=sla_breach,
             window=totals,
         )
 

@@ -11,8 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-FIELDS = ("answered", "answered_in_sl", "abandoned", "resolved_first", "fcr", "csat_sum", "csat_count")
-ANSWERED, ANSWERED_IN_SL, ABANDONED, RESOLVED_FIRST, FCR, CSAT_SUM, CSAT_COUNT = range(len(FIELDS))
+SLA_METRICS = ("first_response", "next_response", "resolution")
+FIELDS = (
+    "answered",
+    "answered_in_sl",
+    "abandoned",
+    "resolved_first",
+    "fcr",
+    "csat_sum",
+    "csat_count",
+    *(f"sla_{outcome}_{metric}" for metric in SLA_METRICS for outcome in ("breached", "met")),
+)
+ANSWERED, ANSWERED_IN_SL, ABANDONED, RESOLVED_FIRST, FCR, CSAT_SUM, CSAT_COUNT = range(7)
+SLA_FIELD = {
+    (outcome, metric): FIELDS.index(f"sla_{outcome}_{metric}")
+    for metric in SLA_METRICS
+    for outcome in ("breached", "met")
+}
+"""(outcome, SLA metric) -> field index of SLA clocks stopped in the window."""
 _N = len(FIELDS)
 
 
@@ -27,6 +43,12 @@ class WindowTotals:
     fcr: int = 0
     csat_sum: int = 0
     csat_count: int = 0
+    sla_breached_first_response: int = 0
+    sla_met_first_response: int = 0
+    sla_breached_next_response: int = 0
+    sla_met_next_response: int = 0
+    sla_breached_resolution: int = 0
+    sla_met_resolution: int = 0
 
     def add(self, other: WindowTotals) -> None:
         for f in FIELDS:
@@ -40,7 +62,7 @@ class WindowTotals:
 
     @classmethod
     def from_list(cls, values: list[int]) -> WindowTotals:
-        return cls(*(int(v) for v in values[: len(FIELDS)]))
+        return cls(*(int(v) for v in (list(values) + [0] * len(FIELDS))[: len(FIELDS)]))
 
 
 assert tuple(f.name for f in fields(WindowTotals)) == FIELDS
@@ -136,5 +158,6 @@ class RollingWindow:
         if float(doc.get("window_s", -1)) != self.window_s or int(doc.get("buckets", -1)) != self.buckets:
             return
         self._buckets = {
-            ch: {int(b): [int(x) for x in v[:_N]] for b, v in items} for ch, items in doc.get("data", {}).items()
+            ch: {int(b): [int(x) for x in (list(v) + [0] * _N)[:_N]] for b, v in items}
+            for ch, items in doc.get("data", {}).items()
         }
