@@ -78,7 +78,7 @@ async def _consume_pass(bootstrap: str, suffix: str, total: int, *, fold: bool) 
         await reader.close()
 
 
-async def bench_fold_vs_decode(n: int = 30_000, rounds: int = 2) -> None:
+async def bench_fold_vs_decode(n: int = 30_000, rounds: int = 3) -> None:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     suffix = f".bench{uuid.uuid4().hex[:8]}"
     await ensure_topics(bootstrap, suffix=suffix, max_partitions=3)
