@@ -132,6 +132,11 @@ class AgentIndex:
         # (group, skill) -> level -> spare slots -> bucket, and (group, skill) -> level -> agents
         self._tree: dict[tuple[int, str], dict[int, dict[int, _Bucket]]] = {}
         self._counts: dict[tuple[int, str], dict[int, int]] = {}
+        # "no agent meets R in group g" stays true until an agent having all of R's terms gains a
+        # place in g; such an agent bumps the epoch of every one of its terms there, so a cached
+        # answer is still valid while at least one of R's term epochs is unchanged
+        self._epochs: dict[tuple[int, str], int] = {}
+        self._nobody: dict[tuple[int, Requirement], tuple[int, ...]] = {}
 
     # --- maintenance ------------------------------------------------------------------
 
@@ -145,6 +150,7 @@ class AgentIndex:
             record.copy_keys(old)
         self.agents[record.agent_id] = record
         self._index(record, _ALL_GROUPS)
+        self._bump(record, _ALL_GROUPS)
         return record
 
     def remove(self, agent_id: str) -> None:
@@ -160,6 +166,7 @@ class AgentIndex:
             for name in _IDLE:
                 setattr(agent, name, now)
         self._index(agent, _ALL_GROUPS)
+        self._bump(agent, _ALL_GROUPS)
 
     def change_load(
         self,
@@ -174,13 +181,26 @@ class AgentIndex:
         """Change the load in one group (and that group's order keys), re-indexing that group only."""
         groups = (group,)
         self._unindex(agent, groups)
-        value = agent.load[group] + delta if absolute is None else absolute
+        before = agent.load[group]
+        value = before + delta if absolute is None else absolute
         agent.load[group] = max(0, value)
         if idle_key is not None:
             setattr(agent, _IDLE[group], idle_key)
         if rr_key is not None:
             setattr(agent, _RR[group], rr_key)
         self._index(agent, groups)
+        if agent.load[group] < before:
+            self._bump(agent, groups)
+
+    def _bump(self, agent: AgentRecord, groups: Iterable[int]) -> None:
+        if agent.presence is not Presence.AVAILABLE:
+            return
+        epochs = self._epochs
+        for g in groups:
+            if agent.capacity[g] - agent.load[g] > 0:
+                for skill in agent.skills:
+                    key = (g, skill)
+                    epochs[key] = epochs.get(key, 0) + 1
 
     def _memberships(self, agent: AgentRecord, groups: Iterable[int]) -> Iterator[tuple[int, str, int, int]]:
         if agent.presence is not Presence.AVAILABLE:
@@ -246,6 +266,25 @@ class AgentIndex:
         """The best available agent with a spare slot in `group` meeting `requirement`, or None."""
         g = _GROUP_INDEX[group]
         terms = requirement.as_index_terms() or ((ANY_SKILL, 1),)
+        epochs = self._epochs
+        cached = self._nobody.get((g, requirement))
+        if cached is not None:
+            if any(epochs.get((g, t[0]), 0) == e for t, e in zip(terms, cached, strict=True)):
+                return None
+            del self._nobody[(g, requirement)]
+        found = self._best(g, terms, requirement, strategy, exclude)
+        if found is None and not exclude:
+            self._nobody[(g, requirement)] = tuple(epochs.get((g, t[0]), 0) for t in terms)
+        return found
+
+    def _best(
+        self,
+        g: int,
+        terms: tuple[tuple[str, int], ...],
+        requirement: Requirement,
+        strategy: Strategy,
+        exclude: Container[str],
+    ) -> Match | None:
         if strategy is Strategy.BEST_SKILL and requirement.skills:
             pivot = max(requirement.skills, key=lambda t: (t[1], t[0]))
             pivot_count = self._count(g, pivot[0], pivot[1])
