@@ -85,7 +85,7 @@ class KpiPipeline:
         self.caught_up = False
         self.checkpoint_ok = True
         self.last_checkpoint: float | None = None
-        self._targets: dict[tuple[str, int], int] = {}
+        self._behind: dict[tuple[str, int], int] = {}
         self._dirty = False
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -109,41 +109,61 @@ class KpiPipeline:
         log.info("checkpoint restored", events=saved.events, partitions=len(saved.offsets))
 
     async def _run(self) -> None:
-        try:
-            await self._restore()
-            await self.reader.connect()
-            await self._assign()
-            self._targets = await self.reader.end_offsets()
-            next_checkpoint = time.monotonic() + self.checkpoint_every_s
-            next_assign = time.monotonic() + 30.0
-            while not self._stopping:
-                batch = await self.reader.fetch(max_records=self.batch_size)
-                if batch:
-                    await self._fold(batch)
-                    if self.brake.tripped():
-                        await self.checkpoint()
-                        log.critical(
-                            "dead-letter brake: most recent messages were undecodable; folding stopped",
-                            window=self.brake.window,
-                        )
-                        return
-                if not self.caught_up:
-                    self.caught_up = all(self.offsets.get(k, 0) >= end for k, end in self._targets.items())
-                    if self.caught_up:
-                        log.info("caught up with the topics", events=self.state.applied)
-                now = time.monotonic()
-                if now >= next_checkpoint:
-                    self._update_lag()
+        await self._restore()
+        delay = 0.5
+        while not self._stopping:
+            try:
+                await self._consume()
+                return  # stopped, or the dead-letter brake tripped
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Kafka gone or a bug: reconnect and resume from the offsets folded so far
+                log.exception("fold loop failed; reconnecting", retry_in_s=delay)
+                await self.reader.close()
+                self.reader.assigned = set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _consume(self) -> None:
+        await self.reader.connect()
+        await self._assign()
+        if not self.caught_up:
+            self._behind = await self.reader.end_offsets()
+        next_checkpoint = time.monotonic() + self.checkpoint_every_s
+        next_assign = time.monotonic() + 30.0
+        while not self._stopping:
+            batch = await self.reader.fetch(max_records=self.batch_size)
+            if batch:
+                await self._fold(batch)
+                if self.brake.tripped():
                     await self.checkpoint()
-                    next_checkpoint = now + self.checkpoint_every_s
-                if now >= next_assign:
-                    await self._assign()
-                    next_assign = now + 30.0
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("fold loop crashed")
-            raise
+                    log.critical(
+                        "dead-letter brake: most recent messages could not be folded; folding stopped",
+                        window=self.brake.window,
+                    )
+                    return
+            if not self.caught_up:
+                await self._check_caught_up()
+            now = time.monotonic()
+            if now >= next_checkpoint:
+                await self._update_lag()
+                await self.checkpoint()
+                next_checkpoint = now + self.checkpoint_every_s
+            if now >= next_assign:
+                await self._assign()
+                next_assign = now + 30.0
+
+    async def _check_caught_up(self) -> None:
+        """Caught up once every partition's read position reached its end as of start-up."""
+        for key, end in list(self._behind.items()):
+            folded = self.offsets.get(key, 0)
+            if folded < end:
+                folded = await self.reader.position(key)  # past records removed by retention, too
+            if folded >= end:
+                del self._behind[key]
+        if not self._behind:
+            self.caught_up = True
+            log.info("caught up with the topics", events=self.state.applied)
 
     async def _assign(self) -> None:
         while True:
@@ -179,8 +199,25 @@ class KpiPipeline:
                     )
                     self.brake.record(failed=True)
                 else:
-                    self.state.apply(event, now=now)
-                    self.brake.record(failed=False)
+                    try:
+                        self.state.apply(event, now=now)
+                    except Exception as exc:  # a bug or an event the fold cannot take: poison, not a crash loop
+                        log.exception("fold failed; dead-lettering", topic=topic, offset=record.offset)  # type: ignore[attr-defined]
+                        self.metrics.errors.labels(self.service, "handler").inc()
+                        await self.publisher.dead_letter(
+                            value,
+                            reason="analytics could not fold the event",
+                            error=f"{type(exc).__name__}: {exc}",
+                            source_topic=topic,
+                            source_partition=tp.partition,
+                            source_offset=record.offset,  # type: ignore[attr-defined]
+                            key=record.key,  # type: ignore[attr-defined]
+                            headers=tuple(record.headers or ()),  # type: ignore[attr-defined]
+                            category="handler",
+                        )
+                        self.brake.record(failed=True)
+                    else:
+                        self.brake.record(failed=False)
                 last = record.offset  # type: ignore[attr-defined]
             if last is not None:
                 self.offsets[(topic, tp.partition)] = last + 1
@@ -191,15 +228,15 @@ class KpiPipeline:
             if high is not None and last is not None:
                 self.metrics.consumer_lag.labels(self.service, topic, str(tp.partition)).set(max(0, high - last - 1))
 
-    def _update_lag(self) -> None:
+    async def _update_lag(self) -> None:
         """Lag of every assigned partition, also those that had nothing new in the last batches."""
         for tp in self.reader.assigned:
             high = self.reader.highwater(tp)
             if high is None:
                 continue
-            topic = self.reader.contract_name(tp.topic)
-            lag = max(0, high - self.offsets.get((topic, tp.partition), 0))
-            self.metrics.consumer_lag.labels(self.service, topic, str(tp.partition)).set(lag)
+            key = (self.reader.contract_name(tp.topic), tp.partition)
+            lag = max(0, high - max(self.offsets.get(key, 0), await self.reader.position(key)))
+            self.metrics.consumer_lag.labels(self.service, key[0], str(tp.partition)).set(lag)
 
     async def checkpoint(self) -> bool:
         """Save state and offsets together (skipped when nothing changed); False when PostgreSQL failed."""

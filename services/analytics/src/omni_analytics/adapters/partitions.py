@@ -98,6 +98,11 @@ class PartitionReader:
         assert self.consumer is not None
         return await self.consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
 
+    async def position(self, key: tuple[str, int]) -> int:
+        """The next offset this reader will fetch from the partition (contract topic, partition)."""
+        assert self.consumer is not None
+        return int(await self.consumer.position(TopicPartition(key[0] + self.suffix, key[1])))
+
     def highwater(self, tp: TopicPartition) -> int | None:
         assert self.consumer is not None
         return self.consumer.highwater(tp)
