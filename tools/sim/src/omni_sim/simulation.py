@@ -401,7 +401,8 @@ class Simulation:
 
     async def _answer_offer(self, state: ConversationState, agent_id: str) -> None:
         agent = self.roster[agent_id]
-        await asyncio.sleep(self.rng.uniform(0.1, 0.6))
+        # agents take a moment to notice an offer; a customer may give up meanwhile
+        await asyncio.sleep(self.rng.uniform(0.3, 3.0))
         accept = self.rng.random() < agent.accept_probability
         action = "accept" if accept else "decline"
         r = await self._api("POST", f"/v1/conversations/{state.conversation_id}/{action}", {"agent_id": agent_id})
