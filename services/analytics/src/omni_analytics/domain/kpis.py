@@ -185,8 +185,27 @@ class KpiState:
         etype = event.type
         sid = event.id.int & _ID_MASK
         handler = self._handlers.get(etype)
-        if handler is not None:
-            applied = self._conversation_event(event, sid, now, handler)
+        if handler is not None:  # conversation events, most of the stream: inlined for speed
+            data: Any = event.data
+            cid: int = data.conversation_id.int
+            conv = self.open.get(cid)
+            if conv is None:
+                conv = self.closed.get(cid)
+            if conv is None:
+                conv = self._new_conversation(cid, data, now)
+            elif sid in conv.seen:
+                self.duplicates += 1
+                return False
+            seen = conv.seen
+            seen[sid] = None
+            if len(seen) > self._conversation_ids:
+                del seen[next(iter(seen))]
+            queue = data.queue
+            if queue and conv.queue is None:
+                conv.queue = queue
+            occurred = data.occurred_at
+            handler(conv, cid, data, (occurred or event.time).timestamp(), now)
+            applied = True
         elif etype.startswith("omni.sla."):
             applied = self._sla_event(event, sid, now)
         elif etype.startswith("omni.agent."):
@@ -214,37 +233,16 @@ class KpiState:
         conv = self.open.get(cid)
         return conv if conv is not None else self.closed.get(cid)
 
-    def _conversation_event(
-        self, event: CloudEvent, sid: int, now: float, handler: Callable[[Conversation, int, Any, float, float], None]
-    ) -> bool:
-        data: Any = event.data
-        cid: int = data.conversation_id.int
-        conv = self.open.get(cid)
-        if conv is None:
-            conv = self.closed.get(cid)
-        if conv is None:
-            conv = Conversation(channel=_str(data.channel), seen={})
-            self.open[cid] = conv
-            if self.pending_sla:
-                pending = self.pending_sla.pop(cid, None)
-                if pending:  # SLA events that came first: count them now, remember their ids here
-                    self._count_pending(pending, conv.channel, now)
-                    for item in pending:
-                        conv.seen[item[3]] = None
-        else:
-            seen = conv.seen
-            if sid in seen:
-                return False
-        seen = conv.seen
-        seen[sid] = None
-        if len(seen) > self._conversation_ids:
-            del seen[next(iter(seen))]
-        queue = data.queue
-        if queue and conv.queue is None:
-            conv.queue = queue
-        occurred = data.occurred_at
-        handler(conv, cid, data, (occurred or event.time).timestamp(), now)
-        return True
+    def _new_conversation(self, cid: int, data: Any, now: float) -> Conversation:
+        conv = Conversation(channel=_str(data.channel), seen={})
+        self.open[cid] = conv
+        if self.pending_sla:
+            pending = self.pending_sla.pop(cid, None)
+            if pending:  # SLA events that came first: count them now, remember their ids here
+                self._count_pending(pending, conv.channel, now)
+                for item in pending:
+                    conv.seen[item[3]] = None
+        return conv
 
     @staticmethod
     def _inc(counter: dict[str, int], channel: str) -> None:
