@@ -59,10 +59,15 @@ def make_roster(
             skills["keigo"] = rng.randint(6, 9)
         if i % 4 == 0:
             skills["vip_care"] = rng.randint(5, 8)
-        away: tuple[tuple[float, float], ...] = ()
+        away: list[tuple[float, float]] = []
         if seconds >= 30 and i % 4 == 3:
-            start = rng.uniform(0.3, 0.6) * seconds
-            away = ((round(start, 2), round(start + rng.uniform(5.0, 10.0), 2)),)
+            start = rng.uniform(0.15, 0.3) * seconds
+            away.append((round(start, 2), round(start + rng.uniform(4.0, 8.0), 2)))
+        if seconds >= 30:
+            # an all-hands meeting: the whole team steps away at once, so queues build up,
+            # customers wait (and some give up), and the team catches up afterwards
+            start = 0.5 * seconds + rng.uniform(0.0, 1.0)
+            away.append((round(start, 2), round(0.5 * seconds + max(8.0, 0.15 * seconds), 2)))
         roster.append(
             AgentProfile(
                 agent_id=f"sim-agent-{i + 1:02d}",
@@ -72,7 +77,7 @@ def make_roster(
                 capacity={"email": 4, "chat": 2, "sms": 2, "social": 3},
                 accept_probability=0.9,
                 handle_s=handle_s,
-                away=away,
+                away=tuple(away),
             )
         )
     return roster

@@ -213,7 +213,7 @@ def generate(config: ScenarioConfig, *, seed: int, run_id: str) -> Plan:
         refs = [ref]
         abandons = route in LIVE_ROUTES and rng.random() < config.abandon_probability
         if abandons:
-            steps.append(AbandonStep(at=round(t + rng.uniform(1.0, 4.0), 3), thread=thread))
+            steps.append(AbandonStep(at=round(t + rng.uniform(2.0, 8.0), 3), thread=thread))
         elif rng.random() < config.follow_up_probability:
             at = t + rng.uniform(1.0, 6.0)
             if at < config.seconds:
