@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -122,6 +123,7 @@ async def run_one(
                 capacities=sim.capacities,
                 analytics_delta=delta,
                 sla_events=topics.get(endpoints.topic("omni.sla.v1"), []),
+                now=datetime.now(UTC),
             )
             if before is None:
                 result.notes.append("analytics /metrics was unreadable before the run; totals not compared")

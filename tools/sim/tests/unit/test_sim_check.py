@@ -154,3 +154,18 @@ def test_a_deadline_that_both_breached_and_met_is_reported() -> None:
     assert check_run(truth, view, capacities={}, sla_events=[breach, breach]).ok
     result = check_run(truth, view, capacities={}, sla_events=[breach, met])
     assert any("ended 2 times" in v for v in result.violations)
+
+
+def test_a_warned_deadline_that_passed_unmet_must_have_breached() -> None:
+    truth = _truth("r1-00001")
+    m = _msg("r1-00001", "chat:a")
+    c = str(uuid.uuid4())
+    view = build_view(truth, [m], [_opened(c, m)])
+    base = {"conversation_id": c, "policy": "p", "metric": "first_response", "due_at": T0.isoformat()}
+    warning = new_event("omni.sla.warning.v1", {**base, "remaining_seconds": 12}, source="/t")
+    breach = new_event("omni.sla.breached.v1", {**base, "breached_at": T0.isoformat()}, source="/t")
+    later = T0 + timedelta(minutes=1)
+    assert check_run(truth, view, capacities={}, sla_events=[warning], now=T0).ok
+    result = check_run(truth, view, capacities={}, sla_events=[warning], now=later)
+    assert any("no breach" in v for v in result.violations)
+    assert check_run(truth, view, capacities={}, sla_events=[warning, breach], now=later).ok

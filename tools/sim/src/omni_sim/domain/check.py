@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from omni_schemas import CloudEvent, channel_group
@@ -99,6 +100,7 @@ def check_run(
     capacities: dict[str, dict[str, int]],
     analytics_delta: dict[str, float] | None = None,
     sla_events: list[CloudEvent] | None = None,
+    now: datetime | None = None,
 ) -> CheckResult:
     """Every invariant of the fault suite; violations name the ref, conversation or agent."""
     result = CheckResult()
@@ -129,7 +131,7 @@ def check_run(
         result.notes.append(f"{repeats} repeated assigned event(s) for the agent already holding the conversation")
     result.violations += _capacity(view, capacities)
     if sla_events is not None:
-        result.violations += _sla_outcomes(view, sla_events)
+        result.violations += _sla_outcomes(view, sla_events, now=now)
 
     counts = {
         "messages": float(sum(1 for ref in accepted if ref in view.message_of_ref)),
@@ -218,9 +220,11 @@ def _capacity(view: RunView, capacities: dict[str, dict[str, int]]) -> list[str]
     return violations
 
 
-def _sla_outcomes(view: RunView, sla_events: list[CloudEvent]) -> list[str]:
-    """Each deadline of this run's conversations ends at most once: one breach or one met, not both."""
+def _sla_outcomes(view: RunView, sla_events: list[CloudEvent], *, now: datetime | None) -> list[str]:
+    """Each deadline of this run's conversations ends at most once (one breach or one met), and,
+    with `now`, a warned deadline that passed (by a 5 s margin) without being met was breached once."""
     outcomes: dict[tuple[str, str, int], list[str]] = defaultdict(list)
+    warned: dict[tuple[str, str, int], datetime] = {}
     seen: set[str] = set()
     for event in sla_events:
         conv = str(_get(event, "conversation_id"))
@@ -228,10 +232,17 @@ def _sla_outcomes(view: RunView, sla_events: list[CloudEvent]) -> list[str]:
             continue
         seen.add(str(event.id))
         kind = event.type.removeprefix("omni.sla.").removesuffix(".v1")
+        key = (conv, str(_get(event, "metric")), int(_get(event, "cycle") or 1))
         if kind in ("breached", "met"):
-            outcomes[(conv, str(_get(event, "metric")), int(_get(event, "cycle") or 1))].append(kind)
+            outcomes[key].append(kind)
+        elif kind == "warning":
+            warned[key] = _get(event, "due_at")
     violations = []
     for (conv, metric, cycle), kinds in sorted(outcomes.items()):
         if len(kinds) > 1:
             violations.append(f"conversation {conv} {metric} (cycle {cycle}) ended {len(kinds)} times: {kinds}")
+    if now is not None:
+        for (conv, metric, cycle), due in sorted(warned.items()):
+            if due < now - timedelta(seconds=5) and not outcomes.get((conv, metric, cycle)):
+                violations.append(f"conversation {conv} {metric} (cycle {cycle}) passed its deadline with no breach")
     return violations
