@@ -180,7 +180,7 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
         return p
 
     async def finish(*, conversations: list[Any] = (), agents: list[str] = ()) -> None:  # type: ignore[assignment]
-        await router.relay_outbox()
+        router.relay_soon()
         await router.refresh(conversations=conversations, agents=agents)
 
     def conversation_data(row: asyncpg.Record, **extra: Any) -> dict[str, Any]:
@@ -383,7 +383,7 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
                     )
                 ],
             )
-        await router.relay_outbox()
+        router.relay_soon()
         return {"conversation_id": str(conversation_id), "message_id": str(message_id)}
 
     @app.post(
@@ -514,7 +514,7 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
                 conn,
                 [router.event(C + "csat_submitted.v1", conversation_data(row, score=body.score, comment=body.comment))],
             )
-        await router.relay_outbox()
+        router.relay_soon()
         return _conversation_doc(row)
 
     @app.post(

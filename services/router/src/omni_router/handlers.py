@@ -142,6 +142,8 @@ class Router:
         self._task: asyncio.Task[None] | None = None
         self._synced = False
         self._last_full = 0.0
+        self._relay_wanted = asyncio.Event()
+        self._relay_task: asyncio.Task[None] | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -155,12 +157,34 @@ class Router:
     async def start(self) -> None:
         await self.full_sync()
         self._task = asyncio.create_task(self._loop(), name="router-loop")
+        self._relay_task = asyncio.create_task(self._relay_loop(), name="router-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._relay_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        with contextlib.suppress(Exception):
+            await self.relay_outbox()
+
+    def relay_soon(self) -> None:
+        """Ask the relay task to publish the outbox now (events committed by the caller)."""
+        self._relay_wanted.set()
+
+    async def _relay_loop(self) -> None:
+        while True:
+            await self._relay_wanted.wait()
+            self._relay_wanted.clear()
+            try:
+                while await self.relay_outbox() > 0:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay failed; retrying", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(0.5)
+                self._relay_wanted.set()
 
     def ready(self) -> bool:
         return self._synced and self._task is not None and not self._task.done()
@@ -346,7 +370,7 @@ class Router:
             )
         if result.ok:
             self.metrics.decisions.labels("offered" if offered else "assigned").inc()
-            await self.relay_outbox()
+            self.relay_soon()
             return []
         self.metrics.claims_rejected.inc()
         agent = result.agent
@@ -402,7 +426,7 @@ class Router:
                 expired_ok = True
         if expired_ok:
             self.metrics.decisions.labels("offer_expired").inc()
-            await self.relay_outbox()
+            self.relay_soon()
             return True
         async with self.pool.acquire() as conn:
             fresh = await conn.fetchrow("select * from router_conversations where conversation_id = $1", cid)
@@ -455,6 +479,7 @@ class Router:
                 )
         if row is not None:
             self.metrics.decisions.labels(d.why).inc()
+            self.relay_soon()
 
     # --- the outbox --------------------------------------------------------------------
 
@@ -531,7 +556,7 @@ class Router:
                 received,
             )
             await pg.add_outbox(conn, events)
-        await self.relay_outbox()
+        self.relay_soon()
         if touched:
             await self._cache_thread(m.thread_key, touched[0])
             await self.refresh(conversations=touched)
