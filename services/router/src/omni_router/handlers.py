@@ -526,7 +526,7 @@ class Router:
         m = event.data
         assert isinstance(m, MessageReceived)
         received = m.received_at
-        touched: list[uuid.UUID] = []
+        touched: list[asyncpg.Record] = []
         async with self.pool.acquire() as conn, conn.transaction():
             if not await pg.mark_processed(conn, event.id):
                 return
@@ -545,7 +545,9 @@ class Router:
             else:
                 cid, opened = await self._open_or_reopen(conn, m, received)
                 events.extend(opened)
-                touched.append(cid)
+                touched.append(
+                    await conn.fetchrow("select * from router_conversations where conversation_id = $1", cid)
+                )
             await conn.execute(
                 """insert into router_messages (message_id, conversation_id, thread_key, auto_reply, received_at)
                    values ($1, $2, $3, $4, $5) on conflict do nothing""",
@@ -558,8 +560,8 @@ class Router:
             await pg.add_outbox(conn, events)
         self.relay_soon()
         if touched:
-            await self._cache_thread(m.thread_key, touched[0])
-            await self.refresh(conversations=touched)
+            await self._cache_thread(m.thread_key, touched[0]["conversation_id"])
+            await self.apply_rows((), touched)
 
     async def _open_or_reopen(
         self, conn: asyncpg.Connection, m: Any, received: datetime
