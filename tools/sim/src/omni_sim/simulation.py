@@ -226,14 +226,18 @@ class Simulation:
             self.stats.rejected += 1
 
     async def _deliver(self, contact: Contact) -> int:
-        """Deliver like the provider would: retry 5xx and connection errors, give up on 4xx."""
+        """Deliver like the provider would: retry 5xx and connection errors, give up on 4xx.
+
+        A retry resends the very same request (same bytes, same Date header, same signature), as
+        providers and MTAs do; that is what receivers recognize as a redelivery.
+        """
         deadline = time.monotonic() + self.retry_for_s
         delay = 0.2
         status = 0
+        delivery = build_delivery(
+            contact, now=datetime.now(UTC), secrets=self.secrets, base_urls=self.endpoints.base_urls
+        )
         while True:
-            delivery = build_delivery(
-                contact, now=datetime.now(UTC), secrets=self.secrets, base_urls=self.endpoints.base_urls
-            )
             try:
                 if isinstance(delivery, MailDelivery):
                     status = await asyncio.to_thread(self._smtp, delivery)
