@@ -12,6 +12,7 @@ the pivot's bucket sizes and the number of levels, not on the number of agents.
 from __future__ import annotations
 
 import heapq
+import itertools
 from bisect import bisect_left, insort
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -103,19 +104,57 @@ def _terms_of(profile: AgentProfile) -> dict[str, int]:
     return terms
 
 
+_BLOCK = 256
+
+
+class _Sorted:
+    """Agents sorted by a key, held in blocks of at most 2 * _BLOCK: an insert or removal moves a
+    block's worth of pointers, not the whole bucket, so huge buckets (`*`, a common language)
+    stay cheap to update."""
+
+    __slots__ = ("blocks",)
+
+    def __init__(self) -> None:
+        self.blocks: list[list[AgentRecord]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.blocks)
+
+    def __iter__(self) -> Iterator[AgentRecord]:
+        return itertools.chain.from_iterable(self.blocks)
+
+    def insert(self, agent: AgentRecord, key: Callable[[AgentRecord], tuple[float, str]]) -> None:
+        blocks = self.blocks
+        if not blocks:
+            blocks.append([agent])
+            return
+        i = bisect_left(blocks, key(agent), key=lambda b: key(b[-1]))
+        if i == len(blocks):
+            i -= 1
+        block = blocks[i]
+        insort(block, agent, key=key)
+        if len(block) > 2 * _BLOCK:
+            blocks[i : i + 1] = [block[:_BLOCK], block[_BLOCK:]]
+
+    def remove(self, agent: AgentRecord, key: Callable[[AgentRecord], tuple[float, str]]) -> None:
+        blocks = self.blocks
+        k = key(agent)
+        i = bisect_left(blocks, k, key=lambda b: key(b[-1]))
+        block = blocks[i]
+        j = bisect_left(block, k, key=key)
+        while block[j] is not agent:  # equal keys only when two records share an id; never in practice
+            j += 1
+        del block[j]
+        if not block:
+            del blocks[i]
+
+
 class _Bucket:
     __slots__ = ("by_idle", "by_rr")
 
     def __init__(self) -> None:
-        self.by_idle: list[AgentRecord] = []
-        self.by_rr: list[AgentRecord] = []
-
-
-def _remove(items: list[AgentRecord], agent: AgentRecord, key: Callable[[AgentRecord], tuple[float, str]]) -> None:
-    i = bisect_left(items, key(agent), key=key)
-    while items[i] is not agent:  # equal keys only when two records share an id; never in practice
-        i += 1
-    del items[i]
+        self.by_idle = _Sorted()
+        self.by_rr = _Sorted()
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +263,8 @@ class AgentIndex:
             bucket = spares.get(spare)
             if bucket is None:
                 bucket = spares[spare] = _Bucket()
-            insort(bucket.by_idle, agent, key=_IDLE_KEY[g])
-            insort(bucket.by_rr, agent, key=_RR_KEY[g])
+            bucket.by_idle.insert(agent, _IDLE_KEY[g])
+            bucket.by_rr.insert(agent, _RR_KEY[g])
             counts = self._counts[(g, skill)]
             counts[level] = counts.get(level, 0) + 1
 
@@ -234,8 +273,8 @@ class AgentIndex:
             levels = self._tree[(g, skill)]
             spares = levels[level]
             bucket = spares[spare]
-            _remove(bucket.by_idle, agent, _IDLE_KEY[g])
-            _remove(bucket.by_rr, agent, _RR_KEY[g])
+            bucket.by_idle.remove(agent, _IDLE_KEY[g])
+            bucket.by_rr.remove(agent, _RR_KEY[g])
             counts = self._counts[(g, skill)]
             counts[level] -= 1
             if not bucket.by_idle:
@@ -325,7 +364,7 @@ class AgentIndex:
         return agent.presence is Presence.AVAILABLE and agent.spare(g) > 0 and requirement.satisfied_by(agent.skills)
 
 
-def _merge(lists: list[list[AgentRecord]], key: Callable[[AgentRecord], tuple[float, str]]) -> Iterator[AgentRecord]:
+def _merge(lists: list[_Sorted], key: Callable[[AgentRecord], tuple[float, str]]) -> Iterator[AgentRecord]:
     if len(lists) == 1:
         return iter(lists[0])
     return heapq.merge(*lists, key=key)

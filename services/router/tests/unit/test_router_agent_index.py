@@ -1,0 +1,46 @@
+"""The agent index's blocked sorted lists and buckets stay ordered through many inserts and removals."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from omni_router.domain.agents import _IDLE_KEY, AgentIndex, AgentRecord, _Sorted
+from omni_router.domain.model import AgentProfile, Presence, Requirement, Strategy
+
+
+def record(i: int, idle: float) -> AgentRecord:
+    r = AgentRecord(AgentProfile(f"a{i:05d}", {}, (), {"chat": 1}, Presence.AVAILABLE), now=idle)
+    return r
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_blocked_list_keeps_order_across_block_splits(seed: int) -> None:
+    rng = random.Random(seed)
+    key = _IDLE_KEY[1]
+    items = _Sorted()
+    live = []
+    for i in range(1500):
+        r = record(i, float(rng.randint(0, 300)))
+        items.insert(r, key)
+        live.append(r)
+        if rng.random() < 0.3:
+            victim = live.pop(rng.randrange(len(live)))
+            items.remove(victim, key)
+    assert [a.agent_id for a in items] == [a.agent_id for a in sorted(live, key=key)]
+    assert all(0 < len(b) <= 512 for b in items.blocks)
+
+
+def test_index_with_thousands_of_agents_finds_longest_idle():
+    index = AgentIndex()
+    for i in range(3000):
+        index.upsert(AgentProfile(f"a{i:05d}", {"x": 1 + i % 10}, ("en",), {"chat": 2}, Presence.AVAILABLE), now=i % 7)
+    match = index.best("chat", Requirement.of({"x": 10}), Strategy.LONGEST_IDLE)
+    assert match is not None
+    expected = min((a for a in index.agents.values() if a.skills["x"] >= 10), key=lambda a: (a.idle_key(1), a.agent_id))
+    assert match.agent is expected
+    best = index.best("chat", Requirement.of({}), Strategy.BEST_SKILL)
+    assert best is not None
