@@ -128,9 +128,12 @@ class _Sorted:
         if not blocks:
             blocks.append([agent])
             return
-        i = bisect_left(blocks, key(agent), key=lambda b: key(b[-1]))
-        if i == len(blocks):
-            i -= 1
+        if len(blocks) == 1:
+            i = 0
+        else:
+            i = bisect_left(blocks, key(agent), key=lambda b: key(b[-1]))
+            if i == len(blocks):
+                i -= 1
         block = blocks[i]
         insort(block, agent, key=key)
         if len(block) > 2 * _BLOCK:
@@ -139,7 +142,7 @@ class _Sorted:
     def remove(self, agent: AgentRecord, key: Callable[[AgentRecord], tuple[float, str]]) -> None:
         blocks = self.blocks
         k = key(agent)
-        i = bisect_left(blocks, k, key=lambda b: key(b[-1]))
+        i = 0 if len(blocks) == 1 else bisect_left(blocks, k, key=lambda b: key(b[-1]))
         block = blocks[i]
         j = bisect_left(block, k, key=key)
         while block[j] is not agent:  # equal keys only when two records share an id; never in practice
