@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from omni_analytics.domain.histogram import HistogramCounts
@@ -41,7 +41,7 @@ from omni_analytics.domain.window import (
     RollingWindow,
     WindowTotals,
 )
-from omni_schemas import CloudEvent
+from omni_schemas import CloudEvent, MessageReceived
 
 PRESENCES = ("available", "busy", "away", "offline")
 LOGGED_IN = frozenset({"available", "busy", "away"})
@@ -213,7 +213,7 @@ class KpiState:
         elif etype == "omni.message.received.v1":
             applied = self.recent.add(sid)
             if applied:
-                ch = _str(event.data.channel)
+                ch = _str(cast(MessageReceived, event.data).channel)
                 self.messages[ch] = self.messages.get(ch, 0) + 1
         else:
             return True  # dead letters and unknown types carry no KPI
