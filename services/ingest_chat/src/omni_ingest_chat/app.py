@@ -14,12 +14,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omni_ingest_chat.adapters.router_client import RouterClient
-from omni_ingest_chat.domain.language import warm_up
 from omni_ingest_chat.domain.threads import SESSION_ID_PATTERN, chat_thread_key
 from omni_ingest_chat.domain.webchat import ChatMessageIn
 from omni_ingest_chat.handlers import TWILIO, WEBCHAT, ChatIngest
 from omni_ingest_chat.settings import Settings
 from omni_service.ingest import IngestPipeline
+from omni_service.language import warm_up
 from omni_service.redis_client import create_redis, redis_ready
 from omni_service.runtime import ServiceRuntime
 

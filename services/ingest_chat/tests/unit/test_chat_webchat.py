@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from omni_ingest_chat.domain.language import detect_language
 from omni_ingest_chat.domain.phone import to_e164
 from omni_ingest_chat.domain.threads import chat_thread_key, is_valid_session_id
 from omni_ingest_chat.domain.webchat import ChatMessageIn, normalize_chat_message
 from omni_schemas import Channel, Provider
+from omni_service.language import detect_language
 
 NOW = datetime(2026, 11, 20, 1, 2, 3, tzinfo=UTC)
 

@@ -15,12 +15,12 @@ from urllib.parse import parse_qsl
 from uuid import UUID
 
 from omni_ingest_chat.domain.errors import MalformedInput
-from omni_ingest_chat.domain.language import detect_language
 from omni_ingest_chat.domain.normalized import Normalized
 from omni_ingest_chat.domain.phone import to_e164
 from omni_ingest_chat.domain.threads import phone_thread_key
 from omni_ingest_chat.domain.twilio_signature import group_params
 from omni_schemas import MAX_TEXT_CHARS, Attachment, Channel, Customer, MessageReceived, Provider
+from omni_service.language import detect_language
 
 MAX_MEDIA = 10
 """Twilio delivers at most 10 media items per message."""

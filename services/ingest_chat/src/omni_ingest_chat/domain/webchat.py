@@ -12,10 +12,10 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from omni_ingest_chat.domain.language import detect_language
 from omni_ingest_chat.domain.normalized import Normalized
 from omni_ingest_chat.domain.threads import chat_thread_key
 from omni_schemas import MAX_TEXT_CHARS, Channel, Customer, MessageReceived, Provider
+from omni_service.language import detect_language
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@~-]{0,127}$"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from omni_ingest_email.domain.language import detect_language
 from omni_ingest_email.domain.message import MalformedEmail, ParsedEmail
 from omni_schemas import Attachment, Channel, Customer, EmailHeaders, MessageReceived, Provider
 from omni_schemas.events import MAX_ID_CHARS, MAX_TEXT_CHARS
+from omni_service.language import detect_language
 
 _MAX_FULL_TEXT = 4 * MAX_TEXT_CHARS
 _MAX_MESSAGE_ID = 400

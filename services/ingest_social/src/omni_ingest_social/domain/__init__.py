@@ -1,7 +1,6 @@
 """The pure core of ingest_social: provider formats and signatures in, normalized messages out."""
 
 from omni_ingest_social.domain.batch import DetectLanguage, MalformedPayload, ParsedDelivery, Routed
-from omni_ingest_social.domain.language import detect_language
 from omni_ingest_social.domain.line import parse_line
 from omni_ingest_social.domain.meta import parse_meta
 from omni_ingest_social.domain.signatures import (
@@ -18,6 +17,7 @@ from omni_ingest_social.domain.signatures import (
 )
 from omni_ingest_social.domain.telegram import parse_telegram
 from omni_ingest_social.domain.x import parse_x
+from omni_service.language import detect_language
 
 __all__ = [
     "DetectLanguage",
