@@ -37,6 +37,9 @@ start() {
   local name=$1
   if alive "$name"; then log "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
   if ! present "$name"; then log "$name is not built yet; skipping"; return; fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/${PORT[$name]}") 2>/dev/null; then
+    log "port ${PORT[$name]} for $name is taken by a process without a pid file in $RUN; stop it first"; return 1
+  fi
   log "starting $name on :${PORT[$name]}"
   HTTP_PORT=${PORT[$name]} SERVICE_NAME=$name nohup "$PY" -m "omni_$name" >>"$RUN/$name.log" 2>&1 &
   echo $! >"$RUN/$name.pid"
@@ -46,8 +49,8 @@ wait_ready() {
   local name=$1 i
   present "$name" || return 0
   for ((i = 0; i < 600; i++)); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:${PORT[$name]}/readyz" 2>/dev/null; then return 0; fi
     if ! alive "$name"; then log "$name exited; last log lines:"; tail -n 40 "$RUN/$name.log" >&2; return 1; fi
+    if curl -fsS -o /dev/null "http://127.0.0.1:${PORT[$name]}/readyz" 2>/dev/null; then return 0; fi
     sleep 0.1
   done
   log "$name not ready after 60 s; last log lines:"; tail -n 40 "$RUN/$name.log" >&2; return 1
