@@ -57,7 +57,8 @@ lint: install ## ruff (lint + format check)
 	@.venv/bin/ruff format --check .
 
 typecheck: install ## mypy: strict on libs/ and every domain/, plain elsewhere
-	@.venv/bin/mypy --strict libs/schemas/src libs/service/src $(wildcard services/*/src/*/domain)
+	@.venv/bin/mypy --strict libs/schemas/src libs/service/src $(wildcard services/*/src/*/domain tools/*/src/*/domain)
+	@.venv/bin/mypy $(wildcard services/*/src tools/*/src)
 
 schemas: install ## regenerate JSON Schemas, golden examples and the AsyncAPI document
 	@$(PY) -m omni_schemas._generate
