@@ -76,5 +76,6 @@ bench: infra ## run every benchmark; lines on stdout and .run/bench.json
 faults: up ## kill and restart every service and server under load; check nothing was lost
 	@$(PY) -m omni_sim faults
 
-clean: down ## stop everything and delete local state (.run), keeping cached Kafka jars
-	rm -rf .run
+clean: ## stop everything and delete local state (.run), keeping cached Kafka jars
+	@deploy/local/services.sh down
+	@deploy/local/infra.sh clean

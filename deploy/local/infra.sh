@@ -3,6 +3,7 @@
 #   deploy/local/infra.sh up      install what is missing, start what is not running (idempotent)
 #   deploy/local/infra.sh down    stop what we started
 #   deploy/local/infra.sh status  one line per server
+#   deploy/local/infra.sh clean   down, then delete all local data (not the cached jars)
 # State lives in $OMNI_RUN_DIR (default .run/): data, pid files, logs. Kafka's jars are cached
 # in $OMNI_CACHE_DIR (default ~/.cache/omni) so a second run needs no network.
 set -euo pipefail
@@ -113,13 +114,26 @@ PROPS
 
 as_postgres() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+# PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, which must be able
+# to reach its data directory. A checkout under a private directory (mktemp's 0700, say) is out of
+# its reach; then the data lives in /var/tmp, named after this run directory.
+if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$RUN" 2>/dev/null; then
+  PGDIR=${OMNI_PG_DIR:-/var/tmp/omni-postgres-$(printf %s "$RUN" | sha1sum | cut -c1-10)}
+  PGLOG=$PGDIR.log
+else
+  PGDIR=${OMNI_PG_DIR:-$RUN/postgres}
+  PGLOG=$RUN/postgres.log
+fi
+
 start_postgres() {
-  local bin dir=$RUN/postgres
+  local bin dir=$PGDIR
   bin=$(pg_bin)
   if port_open "$PG_PORT"; then log "postgresql already listening on $PG_PORT"; ensure_database; return; fi
   if [[ ! -f "$dir/PG_VERSION" ]]; then
     mkdir -p "$dir"; [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$dir"; chmod 700 "$dir"
-    as_postgres "$bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >>"$RUN/postgres.log" 2>&1
+    touch "$PGLOG"; [[ $(id -u) -eq 0 ]] && chown postgres "$PGLOG"
+    [[ "$PGLOG" == "$RUN/postgres.log" ]] || ln -sfn "$PGLOG" "$RUN/postgres.log"
+    as_postgres "$bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >>"$PGLOG" 2>&1
     cat >>"$dir/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
@@ -131,9 +145,9 @@ synchronous_commit = on
 logging_collector = off
 CONF
   fi
-  [[ $(id -u) -eq 0 ]] && touch "$RUN/postgres.log" && chown postgres "$RUN/postgres.log"
+  touch "$PGLOG"; [[ $(id -u) -eq 0 ]] && chown postgres "$PGLOG"
   log "starting postgresql on 127.0.0.1:$PG_PORT"
-  as_postgres "$bin/pg_ctl" -D "$dir" -l "$RUN/postgres.log" -w -t 60 start >/dev/null
+  as_postgres "$bin/pg_ctl" -D "$dir" -l "$PGLOG" -w -t 60 start >/dev/null
   head -n 1 "$dir/postmaster.pid" >"$RUN/postgres.pid"
   ensure_database
 }
@@ -179,10 +193,11 @@ case "${1:-up}" in
     log "kafka 127.0.0.1:$KAFKA_PORT, postgresql postgresql://omni:omni@127.0.0.1:$PG_PORT/omni, redis redis://127.0.0.1:$REDIS_PORT/0"
     ;;
   install) ensure_installed ;;
+  clean) "$0" down; rm -rf "$PGDIR" "$PGLOG" "$RUN" ;;
   down)
     stop_pidfile kafka "$RUN/kafka.pid"
-    if [[ -f "$RUN/postgres/postmaster.pid" ]]; then
-      log "stopping postgresql"; as_postgres "$(pg_bin)/pg_ctl" -D "$RUN/postgres" -m fast -w stop >/dev/null || true
+    if [[ -f "$PGDIR/postmaster.pid" ]]; then
+      log "stopping postgresql"; as_postgres "$(pg_bin)/pg_ctl" -D "$PGDIR" -m fast -w stop >/dev/null || true
     fi
     rm -f "$RUN/postgres.pid"
     stop_pidfile redis "$RUN/redis.pid"
@@ -190,12 +205,12 @@ case "${1:-up}" in
   restart-kafka) stop_pidfile kafka "$RUN/kafka.pid"; start_kafka ;;
   stop-kafka) stop_pidfile kafka "$RUN/kafka.pid" ;;
   start-kafka) start_kafka ;;
-  restart-postgres) as_postgres "$(pg_bin)/pg_ctl" -D "$RUN/postgres" -m fast -w restart -l "$RUN/postgres.log" >/dev/null ;;
+  restart-postgres) as_postgres "$(pg_bin)/pg_ctl" -D "$PGDIR" -m fast -w restart -l "$PGLOG" >/dev/null ;;
   restart-redis) stop_pidfile redis "$RUN/redis.pid"; start_redis ;;
   status)
     for s in "kafka $KAFKA_PORT" "postgres $PG_PORT" "redis $REDIS_PORT"; do
       set -- $s; if port_open "$2"; then echo "$1 up :$2"; else echo "$1 down :$2"; fi
     done
     ;;
-  *) echo "usage: $0 up|down|status|install|restart-kafka|stop-kafka|start-kafka|restart-postgres|restart-redis" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|clean|status|install|restart-kafka|stop-kafka|start-kafka|restart-postgres|restart-redis" >&2; exit 2 ;;
 esac
