@@ -112,7 +112,7 @@ PROPS
   wait_port kafka "$KAFKA_PORT" "$RUN/kafka.pid" 90
 }
 
-as_postgres() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_postgres() { if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 # PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, which must be able
 # to reach its data directory. A checkout under a private directory (mktemp's 0700, say) is out of

@@ -8,9 +8,11 @@ free ports. A service that is not built yet is left out (its channels are not ex
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import warnings
 from pathlib import Path
 
+import httpx
 import pytest
 
 from omni_sim.domain.agents import make_roster
@@ -33,6 +35,23 @@ def _available() -> tuple[str, ...]:
     if not ingest:
         pytest.skip("no ingest service is built yet")
     return ("router", *ingest)
+
+
+async def _assert_promtool_accepts_every_metrics_page(ports: dict[str, int]) -> None:
+    """Each running service's /metrics, after real traffic, passes `promtool check metrics`."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name, port in ports.items():
+            page = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            assert "omni_service_events_out_total" in page or "omni_ingest_accepted_total" in page, name
+            checked = await asyncio.to_thread(
+                subprocess.run,
+                ["promtool", "check", "metrics"],
+                input=page,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert checked.returncode == 0, (name, checked.stdout, checked.stderr)
 
 
 async def test_messages_become_assigned_conversations_and_survive_a_router_kill(
@@ -87,6 +106,7 @@ async def test_messages_become_assigned_conversations_and_survive_a_router_kill(
         assert len(view.conversation_events) == len(truth.threads_accepted)
         assert assigned_or_abandoned == set(view.conversation_events), logs
         assert not left, (left, logs)
+        await _assert_promtool_accepts_every_metrics_page(endpoints.ports)
         if missing:
             warnings.warn(
                 f"ran without {', '.join(missing)} (not built yet): their channels were not exercised", stacklevel=1
