@@ -85,6 +85,7 @@ async def test_consumer_dead_letters_poison_and_keeps_going(kafka_bootstrap: str
     reasons = sorted(d.data.reason for d in dead)  # type: ignore[attr-defined]
     assert reasons[0].startswith("event is not JSON")
     assert reasons[1] == "unknown agent refuse-me"
+    assert sorted(d.data.key for d in dead) == ["a9", "refuse-me"]  # type: ignore[attr-defined]
     places = {(d.data.source_partition, d.data.source_offset) for d in dead}  # type: ignore[attr-defined]
     assert len(places) == 2
     assert b"{not json" in {__import__("base64").b64decode(d.data.payload_base64) for d in dead}  # type: ignore[attr-defined]

@@ -142,8 +142,11 @@ class EventPublisher:
     async def publish(self, event: CloudEvent) -> None:
         await self.publish_many([event])
 
-    async def publish_many(self, events: Sequence[CloudEvent]) -> None:
-        """Send all, then wait for every acknowledgement; KafkaUnavailable if any is missing."""
+    async def publish_many(self, events: Sequence[CloudEvent], *, key: bytes | None = None) -> None:
+        """Send all, then wait for every acknowledgement; KafkaUnavailable if any is missing.
+
+        `key` overrides the Kafka key of keyless topics (a dead letter keeps its original key).
+        """
         if not events:
             return
         producer = self._producer
@@ -155,7 +158,10 @@ class EventPublisher:
                 record = to_record(event)
                 futures.append(
                     await producer.send(
-                        record.topic + self.topic_suffix, record.value, key=record.key, headers=record.headers
+                        record.topic + self.topic_suffix,
+                        record.value,
+                        key=record.key if record.key is not None else key,
+                        headers=record.headers,
                     )
                 )
             await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout_s)
@@ -194,7 +200,7 @@ class EventPublisher:
             failed_at=datetime.now(UTC),
         )
         event = self.new_event("omni.deadletter.v1", data)
-        await retry_transient(lambda: self.publish(event), what="dead letter")
+        await retry_transient(lambda: self.publish_many([event], key=key), what="dead letter")
         self.metrics.deadletters.labels(self.service, category).inc()
         log.warning("dead-lettered", reason=reason, source_topic=source_topic, offset=source_offset, endpoint=endpoint)
 
