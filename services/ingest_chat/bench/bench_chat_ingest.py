@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +26,7 @@ from omni_ingest_chat.domain.twilio_signature import compute_signature, group_pa
 from omni_ingest_chat.domain.twilio_sms import parse_inbound_message
 from omni_ingest_chat.domain.webchat import ChatMessageIn, normalize_chat_message
 from omni_schemas import new_event, to_record
-from omni_service.bench import report
+from omni_service.bench import free_port, post_all, raw_produce, report, wait_http_ready
 from omni_service.ingest import stable_id
 from omni_service.kafka import delete_topics, ensure_topics
 
@@ -105,49 +103,6 @@ def _sms_request(port: int, form: list[tuple[str, str]]) -> bytes:
     return head.encode() + body
 
 
-async def _post_all(port: int, requests: list[bytes], expect: bytes) -> float:
-    """Send every request over CONCURRENCY keep-alive connections; the rate of `expect` answers."""
-    queue = list(reversed(requests))
-    ok = 0
-
-    async def worker() -> None:
-        nonlocal ok
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while queue:
-                writer.write(queue.pop())
-                status_line = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                await reader.readexactly(length)
-                if status_line.split()[1] == expect:
-                    ok += 1
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    elapsed = time.perf_counter() - started
-    if ok != len(requests):
-        raise SystemExit(f"only {ok} of {len(requests)} requests were accepted")
-    return ok / elapsed
-
-
-async def _raw_produce(producer: AIOKafkaProducer, records: list[Record]) -> float:
-    queue = list(reversed(records))
-
-    async def worker() -> None:
-        while queue:
-            topic, key, value, headers = queue.pop()
-            await (await producer.send(topic, value, key=key, headers=headers))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return len(records) / (time.perf_counter() - started)
-
-
 def _record(message: object, suffix: str) -> Record:
     record = to_record(new_event("omni.message.received.v1", message, source="/omni/ingest_chat"))
     return (record.topic + suffix, record.key, record.value, list(record.headers))
@@ -172,30 +127,6 @@ def _sms_records(forms: list[list[tuple[str, str]]], suffix: str) -> list[Record
         )
         for f in forms
     ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("ingest_chat exited during start-up")
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            answer = await reader.read()
-            writer.close()
-            if answer.startswith(b"HTTP/1.1 200"):
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.2)
-    raise SystemExit("ingest_chat not ready after 30 s")
 
 
 def _start_service(port: int, suffix: str) -> subprocess.Popen[bytes]:
@@ -224,17 +155,25 @@ async def _measure(port: int, suffix: str, proc: subprocess.Popen[bytes]) -> dic
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all", linger_ms=2)
     await producer.start()
     try:
-        await _wait_ready(port, proc)
+        await wait_http_ready(port, proc, name="ingest_chat")
         warm = _chat_bodies(300, f"warm{suffix[1:]}")
-        await _post_all(port, [_chat_request(port, s, b) for s, b in warm], b"202")
-        await _raw_produce(producer, _chat_records(warm, suffix))
+        await post_all(port, [_chat_request(port, s, b) for s, b in warm], concurrency=CONCURRENCY, expect=b"202")
+        await raw_produce(producer, _chat_records(warm, suffix), concurrency=CONCURRENCY)
         for n in range(ROUNDS):
             bodies = _chat_bodies(REQUESTS, f"r{n}{suffix[1:]}")
-            rates["chat_raw"].append(await _raw_produce(producer, _chat_records(bodies, suffix)))
-            rates["chat"].append(await _post_all(port, [_chat_request(port, s, b) for s, b in bodies], b"202"))
+            rates["chat_raw"].append(
+                await raw_produce(producer, _chat_records(bodies, suffix), concurrency=CONCURRENCY)
+            )
+            rates["chat"].append(
+                await post_all(
+                    port, [_chat_request(port, s, b) for s, b in bodies], concurrency=CONCURRENCY, expect=b"202"
+                )
+            )
         forms = _sms_forms(REQUESTS, f"sms{suffix}")
-        rates["sms_raw"].append(await _raw_produce(producer, _sms_records(forms, suffix)))
-        rates["sms"].append(await _post_all(port, [_sms_request(port, f) for f in forms], b"200"))
+        rates["sms_raw"].append(await raw_produce(producer, _sms_records(forms, suffix), concurrency=CONCURRENCY))
+        rates["sms"].append(
+            await post_all(port, [_sms_request(port, f) for f in forms], concurrency=CONCURRENCY, expect=b"200")
+        )
     finally:
         await producer.stop()
     return rates
@@ -243,7 +182,7 @@ async def _measure(port: int, suffix: str, proc: subprocess.Popen[bytes]) -> dic
 def main() -> None:
     suffix = f".bench{uuid.uuid4().hex[:8]}"
     asyncio.run(ensure_topics(KAFKA, suffix=suffix))
-    port = _free_port()
+    port = free_port()
     proc = _start_service(port, suffix)
     try:
         rates = asyncio.run(_measure(port, suffix, proc))

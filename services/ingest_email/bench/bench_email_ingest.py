@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import hmac
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from omni_ingest_email.domain import choose_thread_key, to_message
 from omni_ingest_email.domain.forms import parse_form
 from omni_ingest_email.domain.mailgun import parse_mailgun
 from omni_schemas import Provider, new_event, to_record
-from omni_service.bench import report
+from omni_service.bench import free_port, post_all, raw_produce, report, wait_http_ready
 from omni_service.kafka import delete_topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -85,52 +84,6 @@ def _request(port: int, body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def _post_all(port: int, requests: list[bytes]) -> float:
-    """Send every request over CONCURRENCY keep-alive connections; the rate of 200 answers."""
-    queue = list(reversed(requests))
-    ok = 0
-    failures: list[bytes] = []
-
-    async def worker() -> None:
-        nonlocal ok
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while queue:
-                writer.write(queue.pop())
-                status_line = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                body = await reader.readexactly(length)
-                if status_line.split()[1] == b"200":
-                    ok += 1
-                else:
-                    failures.append(status_line + body)
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    elapsed = time.perf_counter() - started
-    if ok != len(requests):
-        raise SystemExit(f"only {ok} of {len(requests)} webhooks were accepted: {failures[:3]!r}")
-    return ok / elapsed
-
-
-async def _raw_produce(producer: AIOKafkaProducer, records: list[tuple[str, bytes | None, bytes, list]]) -> float:
-    queue = list(reversed(records))
-
-    async def worker() -> None:
-        while queue:
-            topic, key, value, headers = queue.pop()
-            await (await producer.send(topic, value, key=key, headers=headers))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return len(records) / (time.perf_counter() - started)
-
-
 def _records(bodies: list[bytes], suffix: str) -> list[tuple[str, bytes | None, bytes, list]]:
     now = datetime.now(UTC)
     records = []
@@ -148,34 +101,10 @@ def _records(bodies: list[bytes], suffix: str) -> list[tuple[str, bytes | None, 
     return records
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("ingest_email exited during start-up")
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            answer = await reader.read()
-            writer.close()
-            if answer.startswith(b"HTTP/1.1 200"):
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.2)
-    raise SystemExit("ingest_email not ready after 30 s")
-
-
 async def main() -> None:
     suffix = f".bench{uuid.uuid4().hex[:8]}"
     await ensure_topics(KAFKA, suffix=suffix)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
@@ -184,7 +113,7 @@ async def main() -> None:
         "MAILGUN_SIGNING_KEY": KEY,
         "HTTP_PORT": str(port),
         "HTTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(_free_port()),
+        "SMTP_PORT": str(free_port()),
         "SMTP_HOST": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
     }
@@ -198,16 +127,16 @@ async def main() -> None:
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all", linger_ms=2)
     await producer.start()
     try:
-        await _wait_ready(port, proc)
-        await _post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")])
-        await _raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix))
+        await wait_http_ready(port, proc, name="ingest_email")
+        await post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")], concurrency=CONCURRENCY)
+        await raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix), concurrency=CONCURRENCY)
         service_rates, raw_rates, floor_rates = [], [], []
         health = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
         for n in range(ROUNDS):
-            floor_rates.append(await _post_all(port, [health] * REQUESTS))
+            floor_rates.append(await post_all(port, [health] * REQUESTS, concurrency=CONCURRENCY))
             bodies = _bodies(REQUESTS, f"r{n}{suffix}")
-            raw_rates.append(await _raw_produce(producer, _records(bodies, suffix)))
-            service_rates.append(await _post_all(port, [_request(port, b) for b in bodies]))
+            raw_rates.append(await raw_produce(producer, _records(bodies, suffix), concurrency=CONCURRENCY))
+            service_rates.append(await post_all(port, [_request(port, b) for b in bodies], concurrency=CONCURRENCY))
     finally:
         await producer.stop()
         proc.terminate()

@@ -15,10 +15,8 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 
 from omni_ingest_social.domain import detect_language, parse_line
 from omni_schemas import new_event, to_record
-from omni_service.bench import report
+from omni_service.bench import free_port, post_all, raw_produce, report, wait_http_ready
 from omni_service.kafka import delete_topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -79,49 +77,6 @@ def _request(port: int, body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def _post_all(port: int, requests: list[bytes]) -> float:
-    """Send every request over CONCURRENCY keep-alive connections; the rate of 200 answers."""
-    queue = list(reversed(requests))
-    ok = 0
-
-    async def worker() -> None:
-        nonlocal ok
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while queue:
-                writer.write(queue.pop())
-                status_line = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                await reader.readexactly(length)
-                if status_line.split()[1] == b"200":
-                    ok += 1
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    elapsed = time.perf_counter() - started
-    if ok != len(requests):
-        raise SystemExit(f"only {ok} of {len(requests)} webhooks were accepted")
-    return ok / elapsed
-
-
-async def _raw_produce(producer: AIOKafkaProducer, records: list[tuple[str, bytes | None, bytes, list]]) -> float:
-    queue = list(reversed(records))
-
-    async def worker() -> None:
-        while queue:
-            topic, key, value, headers = queue.pop()
-            await (await producer.send(topic, value, key=key, headers=headers))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return len(records) / (time.perf_counter() - started)
-
-
 def _records(bodies: list[bytes], suffix: str) -> list[tuple[str, bytes | None, bytes, list]]:
     now = datetime.now(UTC)
     records = []
@@ -130,40 +85,6 @@ def _records(bodies: list[bytes], suffix: str) -> list[tuple[str, bytes | None, 
             record = to_record(new_event("omni.message.received.v1", routed.message, source="/omni/ingest_social"))
             records.append((record.topic + suffix, record.key, record.value, record.headers))
     return records
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("ingest_social exited during start-up")
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            answer = await reader.read()
-            writer.close()
-            if answer.startswith(b"HTTP/1.1 200"):
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.2)
-    raise SystemExit("ingest_social not ready after 30 s")
-
-
-def _start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "omni_ingest_social"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def _start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -179,7 +100,7 @@ def _start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
 async def main() -> None:
     suffix = f".bench{uuid.uuid4().hex[:8]}"
     await ensure_topics(KAFKA, suffix=suffix)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
@@ -194,17 +115,19 @@ async def main() -> None:
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all", linger_ms=2)
     await producer.start()
     try:
-        await _wait_ready(port, proc)
-        await _post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")])
-        await _raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix))
+        await wait_http_ready(port, proc, name="ingest_social")
+        await post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")], concurrency=CONCURRENCY)
+        await raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix), concurrency=CONCURRENCY)
         service_rates, raw_rates, batched_rates, batched_raw = [], [], [], []
         for n in range(ROUNDS):
             bodies = _bodies(REQUESTS, f"r{n}{suffix}")
-            raw_rates.append(await _raw_produce(producer, _records(bodies, suffix)))
-            service_rates.append(await _post_all(port, [_request(port, b) for b in bodies]))
+            raw_rates.append(await raw_produce(producer, _records(bodies, suffix), concurrency=CONCURRENCY))
+            service_rates.append(await post_all(port, [_request(port, b) for b in bodies], concurrency=CONCURRENCY))
             batched = _bodies(REQUESTS // BATCH, f"b{n}{suffix}", per_body=BATCH)
-            batched_raw.append(await _raw_produce(producer, _records(batched, suffix)))
-            batched_rates.append(BATCH * await _post_all(port, [_request(port, b) for b in batched]))
+            batched_raw.append(await raw_produce(producer, _records(batched, suffix), concurrency=CONCURRENCY))
+            batched_rates.append(
+                BATCH * await post_all(port, [_request(port, b) for b in batched], concurrency=CONCURRENCY)
+            )
     finally:
         await producer.stop()
         proc.terminate()

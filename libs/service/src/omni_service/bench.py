@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +60,84 @@ def report(
     results = [r for r in results if r.get("name") != name] + [entry]
     path.write_text(json.dumps(results, indent=2) + "\n")
     return entry
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_http_ready(port: int, proc: subprocess.Popen[bytes], *, name: str, timeout_s: float = 30.0) -> None:
+    """Wait until a service started as `proc` answers 200 on `/readyz`; exit the benchmark if it dies."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{name} exited during start-up")
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = await reader.read()
+            writer.close()
+            if answer.startswith(b"HTTP/1.1 200"):
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"{name} not ready after {timeout_s:g} s")
+
+
+async def post_all(port: int, requests: list[bytes], *, concurrency: int, expect: bytes = b"200") -> float:
+    """Send raw HTTP/1.1 requests over `concurrency` keep-alive connections; the rate of `expect` answers.
+
+    Each sender waits for its answer before the next request, as a provider's webhook does.
+    """
+    queue = list(reversed(requests))
+    ok = 0
+    failures: list[bytes] = []
+
+    async def worker() -> None:
+        nonlocal ok
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while queue:
+                writer.write(queue.pop())
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                if status_line.split()[1] == expect:
+                    ok += 1
+                else:
+                    failures.append(status_line + body)
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    if ok != len(requests):
+        raise SystemExit(f"only {ok} of {len(requests)} requests were accepted: {failures[:3]!r}")
+    return ok / elapsed
+
+
+Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
+
+
+async def raw_produce(producer: Any, records: list[Record], *, concurrency: int) -> float:
+    """The baseline: the same records sent by `concurrency` senders each waiting for its ack (records/s)."""
+    queue = list(reversed(records))
+
+    async def worker() -> None:
+        while queue:
+            topic, key, value, headers = queue.pop()
+            await (await producer.send(topic, value, key=key, headers=headers))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(records) / (time.perf_counter() - started)
