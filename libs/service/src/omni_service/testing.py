@@ -15,7 +15,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -235,3 +235,57 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="session")
 def repo_root() -> Iterator[Path]:
     yield ROOT
+
+
+@contextmanager
+def module_resources(infra: dict[str, str], *, redis_db: int) -> Iterator[tuple[str, str]]:
+    """Fresh topics (a unique suffix) and a flushed Redis database for a module-scoped fixture.
+
+    For tests that serve an app from a thread (schemathesis), outside any one test's event loop.
+    """
+    import redis
+
+    suffix = f".t{uuid.uuid4().hex[:10]}"
+    asyncio.run(ensure_topics(infra["kafka"], suffix=suffix, max_partitions=1))
+    redis_url = urlunparse(urlparse(infra["redis"])._replace(path=f"/{redis_db}"))
+    redis.Redis.from_url(redis_url).flushdb()
+    try:
+        yield suffix, redis_url
+    finally:
+        redis.Redis.from_url(redis_url).flushdb()
+        try:
+            asyncio.run(delete_topics(infra["kafka"], suffix=suffix))
+        except Exception:  # best effort
+            pass
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI, *, timeout_s: float = 30.0) -> Iterator[str]:
+    """Serve an app with real uvicorn on a free port in a thread; yields its base URL once /readyz is 200."""
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                if httpx.get(base + "/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise AssertionError(f"service at {base} did not become ready within {timeout_s}s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(20)

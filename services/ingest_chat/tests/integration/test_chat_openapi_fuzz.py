@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -15,7 +10,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from chat_samples import AUTH_TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,60 +19,25 @@ from omni_ingest_chat.app import create_app
 from omni_ingest_chat.domain.twilio_signature import compute_signature
 from omni_ingest_chat.domain.twilio_sms import parse_form
 from omni_ingest_chat.settings import Settings
-from omni_service.kafka import delete_topics, ensure_topics
+from omni_service.testing import module_resources, serve_in_thread
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def served(infra: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """The real service under uvicorn on a free port, on fresh topics and a flushed Redis database."""
-    import redis
-
-    suffix = f".t{uuid.uuid4().hex[:10]}"
-    asyncio.run(ensure_topics(infra["kafka"], suffix=suffix, max_partitions=1))
-    redis_url = infra["redis"].rsplit("/", 1)[0] + "/14"
-    redis.Redis.from_url(redis_url).flushdb()
-    settings_ = Settings(
-        kafka_bootstrap_servers=infra["kafka"],
-        redis_url=redis_url,
-        omni_topic_suffix=suffix,
-        log_format="console",
-        twilio_auth_token=AUTH_TOKEN,  # type: ignore[arg-type]
-        router_url="http://127.0.0.1:1",
-    )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings_), host="127.0.0.1", port=port, lifespan="on", log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/readyz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "service did not become ready"
-        time.sleep(0.1)
-    try:
-        yield base, httpx.get(base + "/openapi.json").json()
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        redis.Redis.from_url(redis_url).flushdb()
-        try:
-            asyncio.run(delete_topics(infra["kafka"], suffix=suffix))
-        except Exception:
-            pass
+    with module_resources(infra, redis_db=13) as (suffix, redis_url):
+        settings_ = Settings(
+            kafka_bootstrap_servers=infra["kafka"],
+            redis_url=redis_url,
+            omni_topic_suffix=suffix,
+            log_format="console",
+            twilio_auth_token=AUTH_TOKEN,  # type: ignore[arg-type]
+            router_url="http://127.0.0.1:1",
+        )
+        with serve_in_thread(create_app(settings_)) as base:
+            yield base, httpx.get(base + "/openapi.json").json()
 
 
 OPERATIONS = {

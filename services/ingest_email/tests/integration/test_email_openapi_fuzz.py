@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,14 +13,13 @@ import email_samples as samples
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from omni_ingest_email.app import create_app
 from omni_ingest_email.settings import EmailSettings
-from omni_service.kafka import delete_topics, ensure_topics
+from omni_service.testing import module_resources, serve_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -31,55 +27,22 @@ ALLOWED = {200, 400, 401, 413}
 AUTH = "Basic " + base64.b64encode(b"parse:parse-secret").decode()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(infra: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    import redis
-
-    suffix = f".t{uuid.uuid4().hex[:10]}"
-    asyncio.run(ensure_topics(infra["kafka"], suffix=suffix, max_partitions=1))
-    redis_url = infra["redis"].rsplit("/", 1)[0] + "/14"
-    redis.Redis.from_url(redis_url).flushdb()
-    app = create_app(
-        EmailSettings(
-            kafka_bootstrap_servers=infra["kafka"],
-            redis_url=redis_url,
-            omni_topic_suffix=suffix,
-            smtp_enabled=False,
-            log_format="console",
-            log_level="WARNING",
-            **samples.SECRETS,  # type: ignore[arg-type]
+    with module_resources(infra, redis_db=14) as (suffix, redis_url):
+        app = create_app(
+            EmailSettings(
+                kafka_bootstrap_servers=infra["kafka"],
+                redis_url=redis_url,
+                omni_topic_suffix=suffix,
+                smtp_enabled=False,
+                log_format="console",
+                log_level="WARNING",
+                **samples.SECRETS,  # type: ignore[arg-type]
+            )
         )
-    )
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/readyz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "service did not become ready"
-        time.sleep(0.1)
-    try:
-        yield base, httpx.get(base + "/openapi.json").json()
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        redis.Redis.from_url(redis_url).flushdb()
-        try:
-            asyncio.run(delete_topics(infra["kafka"], suffix=suffix))
-        except Exception:
-            pass
+        with serve_in_thread(app) as base:
+            yield base, httpx.get(base + "/openapi.json").json()
 
 
 def _fields(body: Any) -> dict[str, str]:

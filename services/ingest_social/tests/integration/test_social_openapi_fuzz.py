@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -22,62 +16,29 @@ from social_samples import SECRETS, line_sig, meta_sig, x_sig
 
 from omni_ingest_social.app import create_app
 from omni_ingest_social.settings import Settings
-from omni_service.kafka import delete_topics, ensure_topics
+from omni_service.testing import module_resources, serve_in_thread
 
 pytestmark = pytest.mark.integration
 
 ALLOWED = {200, 400, 401, 403, 413}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(infra: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """The real service under uvicorn on a free port, on fresh topics and a flushed Redis database."""
-    import redis
-
-    suffix = f".t{uuid.uuid4().hex[:10]}"
-    asyncio.run(ensure_topics(infra["kafka"], suffix=suffix, max_partitions=1))
-    redis_url = infra["redis"].rsplit("/", 1)[0] + "/15"
-    redis.Redis.from_url(redis_url).flushdb()
-    app = create_app(
-        Settings(
-            kafka_bootstrap_servers=infra["kafka"],
-            redis_url=redis_url,
-            omni_topic_suffix=suffix,
-            log_format="console",
-            **SECRETS,
-        )
-    )  # type: ignore[arg-type]
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/readyz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "service did not become ready"
-        time.sleep(0.1)
-    app.state.webhooks.pipeline.dedupe_ttl_s = 300
-    try:
-        yield base, httpx.get(base + "/openapi.json").json()
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        redis.Redis.from_url(redis_url).flushdb()
-        try:
-            asyncio.run(delete_topics(infra["kafka"], suffix=suffix))
-        except Exception:
-            pass
+    with module_resources(infra, redis_db=15) as (suffix, redis_url):
+        app = create_app(
+            Settings(
+                kafka_bootstrap_servers=infra["kafka"],
+                redis_url=redis_url,
+                omni_topic_suffix=suffix,
+                log_format="console",
+                **SECRETS,
+            )
+        )  # type: ignore[arg-type]
+        with serve_in_thread(app) as base:
+            app.state.webhooks.pipeline.dedupe_ttl_s = 300
+            yield base, httpx.get(base + "/openapi.json").json()
 
 
 def _signed(path: str, body: bytes) -> dict[str, str]:
