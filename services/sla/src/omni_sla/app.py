@@ -116,6 +116,8 @@ def create_app(
                     "kind": e["kind"],
                     "event_id": str(e["event_id"]),
                     "published": e["published_at"] is not None,
+                    "created_at": e["created_at"],
+                    "published_at": e["published_at"],
                 }
                 for e in emitted
             ],

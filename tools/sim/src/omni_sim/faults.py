@@ -14,19 +14,22 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
+from omni_schemas import CloudEvent
 from omni_sim import metrics as prom
 from omni_sim.domain.agents import make_roster
-from omni_sim.domain.check import CheckResult, build_view, check_run
+from omni_sim.domain.check import CheckResult, RunView, build_view, check_run, sla_deadlines
 from omni_sim.domain.scenario import ScenarioConfig, generate
+from omni_sim.domain.truth import GroundTruth
 from omni_sim.endpoints import SERVICES, Endpoints, from_env
 from omni_sim.probe import problems, wait_ready
 from omni_sim.simulation import Simulation
-from omni_sim.topics import end_positions, read_since
+from omni_sim.topics import Positions, end_positions, read_since
 
 ROOT = Path(__file__).resolve().parents[4]
 SERVICES_SH = ROOT / "deploy/local/services.sh"
@@ -80,6 +83,52 @@ async def _analytics_counters(client: httpx.AsyncClient, endpoints: Endpoints) -
         return None
 
 
+async def _sla_states(
+    client: httpx.AsyncClient, endpoints: Endpoints, conversations: list[str]
+) -> dict[str, dict[str, Any] | None]:
+    """The SLA service's record of each conversation (None where it answers 404)."""
+    gate = asyncio.Semaphore(16)
+    out: dict[str, dict[str, Any] | None] = {}
+
+    async def one(conv: str) -> None:
+        async with gate:
+            answer = await client.get(f"{endpoints.url('sla')}/v1/sla/conversations/{conv}")
+        if answer.status_code == 404:
+            out[conv] = None
+        else:
+            answer.raise_for_status()
+            out[conv] = answer.json()
+
+    await asyncio.gather(*(one(c) for c in conversations))
+    return out
+
+
+async def settled_read(
+    client: httpx.AsyncClient, endpoints: Endpoints, truth: GroundTruth, start: Positions, *, attempts: int = 8
+) -> tuple[dict[str, list[CloudEvent]], RunView, datetime, dict[str, dict[str, Any] | None]]:
+    """Read the topics since `start` and the SLA service's record of this run's conversations.
+
+    Services that were just restarted may still be catching up after the drain (the SLA service
+    consumes the conversations the router published while it was down), so the read is repeated,
+    a few seconds apart, until the SLA deadlines check holds or the attempts run out; the last
+    read is what gets checked.
+    """
+    sla_topic = endpoints.topic("omni.sla.v1")
+    for attempt in range(attempts):
+        read_at = datetime.now(UTC)
+        topics = await read_since(endpoints.kafka_bootstrap, start)
+        view = build_view(
+            truth,
+            topics.get(endpoints.topic("omni.messages.v1"), []),
+            topics.get(endpoints.topic("omni.conversations.v1"), []),
+        )
+        states = await _sla_states(client, endpoints, sorted(view.conversation_events))
+        if attempt == attempts - 1 or not sla_deadlines(view, topics.get(sla_topic, []), states, read_at=read_at):
+            return topics, view, read_at, states
+        await asyncio.sleep(4.0)
+    raise AssertionError("unreachable")
+
+
 async def run_one(
     fault: str, *, endpoints: Endpoints, signing: object, seconds: float, rate: float, seed: int, console: Console
 ) -> FaultOutcome:
@@ -100,10 +149,9 @@ async def run_one(
             recovery = None if recovered is None else time.monotonic() - start
             await play
             left = await sim.drain(timeout_s=60)
-            topics = await read_since(endpoints.kafka_bootstrap, {**sim.positions, **sla_start})
-            messages = topics.get(endpoints.topic("omni.messages.v1"), [])
-            conversations = topics.get(endpoints.topic("omni.conversations.v1"), [])
-            view = build_view(sim.truth, messages, conversations)
+            topics, view, read_at, sla_states = await settled_read(
+                client, endpoints, sim.truth, {**sim.positions, **sla_start}
+            )
             delta = None
             if before is not None:
                 # analytics folds the topic asynchronously; give it time to count this run
@@ -123,7 +171,8 @@ async def run_one(
                 capacities=sim.capacities,
                 analytics_delta=delta,
                 sla_events=topics.get(endpoints.topic("omni.sla.v1"), []),
-                now=datetime.now(UTC),
+                now=read_at,
+                sla_states=sla_states,
             )
             if before is None:
                 result.notes.append("analytics /metrics was unreadable before the run; totals not compared")

@@ -104,6 +104,7 @@ class Stack:
     api_token: str = "test-token"
     secrets: Secrets = field(default_factory=Secrets)
     smtp_port: int = field(default_factory=free_port)
+    sla_config: Path = ROOT / "config/sla.yaml"
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -128,7 +129,7 @@ class Stack:
                 "SERVICE_NAME": name,
                 "LOG_FORMAT": "console",
                 "OMNI_ROUTING_CONFIG": str(ROOT / "config/routing.yaml"),
-                "OMNI_SLA_CONFIG": str(ROOT / "config/sla.yaml"),
+                "OMNI_SLA_CONFIG": str(self.sla_config),
                 "TWILIO_AUTH_TOKEN": s.twilio_auth_token,
                 "META_APP_SECRET": s.meta_app_secret,
                 "META_VERIFY_TOKEN": "dev-meta-verify",

@@ -169,3 +169,76 @@ def test_a_warned_deadline_that_passed_unmet_must_have_breached() -> None:
     result = check_run(truth, view, capacities={}, sla_events=[warning], now=later)
     assert any("no breach" in v for v in result.violations)
     assert check_run(truth, view, capacities={}, sla_events=[warning, breach], now=later).ok
+
+
+def _sla_state(
+    conv: str, *, clocks: list[dict[str, object]], emitted: list[dict[str, object]] | None = None
+) -> dict[str, object]:
+    return {
+        "conversation_id": conv,
+        "policy": "p",
+        "status": "open",
+        "cycle": 1,
+        "clocks": clocks,
+        "emitted": emitted or [],
+    }
+
+
+def _clock(*, running: bool, due: datetime | None, elapsed: float = 0.0, target: float = 60.0) -> dict[str, object]:
+    return {
+        "metric": "first_response",
+        "cycle": 1,
+        "target_seconds": target,
+        "elapsed_seconds_before_running": elapsed,
+        "running": running,
+        "due_at": None if due is None else due.isoformat(),
+    }
+
+
+def test_an_unwarned_deadline_that_passed_must_have_breached() -> None:
+    truth = _truth("r1-00001")
+    m = _msg("r1-00001", "chat:a")
+    c = str(uuid.uuid4())
+    view = build_view(truth, [m], [_opened(c, m)])
+    later = T0 + timedelta(minutes=5)
+    running_late = {c: _sla_state(c, clocks=[_clock(running=True, due=T0)])}
+    result = check_run(truth, view, capacities={}, sla_events=[], now=later, sla_states=running_late)
+    assert any("passed its deadline with no breach" in v for v in result.violations)
+    # due within the margin of the read: not yet owed
+    assert check_run(
+        truth, view, capacities={}, sla_events=[], now=T0 + timedelta(seconds=2), sla_states=running_late
+    ).ok
+    base = {"conversation_id": c, "policy": "p", "metric": "first_response", "due_at": T0.isoformat()}
+    breach = new_event("omni.sla.breached.v1", {**base, "breached_at": T0.isoformat()}, source="/t")
+    assert check_run(truth, view, capacities={}, sla_events=[breach], now=later, sla_states=running_late).ok
+    # a paused clock that already spent its target owes a breach too
+    paused = {c: _sla_state(c, clocks=[_clock(running=False, due=None, elapsed=61.0)])}
+    assert not check_run(truth, view, capacities={}, sla_events=[], now=later, sla_states=paused).ok
+    paused_in_time = {c: _sla_state(c, clocks=[_clock(running=False, due=None, elapsed=30.0)])}
+    assert check_run(truth, view, capacities={}, sla_events=[], now=later, sla_states=paused_in_time).ok
+
+
+def test_sla_decisions_marked_published_must_be_on_the_topic_and_every_conversation_known() -> None:
+    truth = _truth("r1-00001")
+    m = _msg("r1-00001", "chat:a")
+    c = str(uuid.uuid4())
+    view = build_view(truth, [m], [_opened(c, m)])
+    later = T0 + timedelta(minutes=5)
+    base = {"conversation_id": c, "policy": "p", "metric": "first_response", "due_at": T0.isoformat()}
+    met = new_event("omni.sla.met.v1", {**base, "met_at": T0.isoformat(), "remaining_seconds": 3}, source="/t")
+    row = {
+        "metric": "first_response",
+        "cycle": 1,
+        "kind": "met",
+        "event_id": str(met.id),
+        "published_at": T0.isoformat(),
+    }
+    states = {c: _sla_state(c, clocks=[], emitted=[row])}
+    assert check_run(truth, view, capacities={}, sla_events=[met], now=later, sla_states=states).ok
+    result = check_run(truth, view, capacities={}, sla_events=[], now=later, sla_states=states)
+    assert any("marked published but not on the topic" in v for v in result.violations)
+    # not yet published: the relay may still be on its way, nothing owed
+    pending = {c: _sla_state(c, clocks=[], emitted=[{**row, "published_at": None}])}
+    assert check_run(truth, view, capacities={}, sla_events=[], now=later, sla_states=pending).ok
+    result = check_run(truth, view, capacities={}, sla_events=[], now=later, sla_states={c: None})
+    assert any("holds no clocks" in v for v in result.violations)

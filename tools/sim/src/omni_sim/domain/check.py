@@ -101,8 +101,14 @@ def check_run(
     analytics_delta: dict[str, float] | None = None,
     sla_events: list[CloudEvent] | None = None,
     now: datetime | None = None,
+    sla_states: dict[str, dict[str, Any] | None] | None = None,
 ) -> CheckResult:
-    """Every invariant of the fault suite; violations name the ref, conversation or agent."""
+    """Every invariant of the fault suite; violations name the ref, conversation or agent.
+
+    `sla_states` (conversation id -> the SLA service's `GET /v1/sla/conversations/{id}` answer,
+    None for 404), with `sla_events` and `now` (when the topic was read), checks every deadline,
+    warned or not: see `sla_deadlines`.
+    """
     result = CheckResult()
     accepted = truth.accepted
     lost = sorted(ref for ref in accepted if ref not in view.message_of_ref)
@@ -132,6 +138,8 @@ def check_run(
     result.violations += _capacity(view, capacities)
     if sla_events is not None:
         result.violations += _sla_outcomes(view, sla_events, now=now)
+        if sla_states is not None and now is not None:
+            result.violations += sla_deadlines(view, sla_events, sla_states, read_at=now)
 
     counts = {
         "messages": float(sum(1 for ref in accepted if ref in view.message_of_ref)),
@@ -245,4 +253,63 @@ def _sla_outcomes(view: RunView, sla_events: list[CloudEvent], *, now: datetime 
         for (conv, metric, cycle), due in sorted(warned.items()):
             if due < now - timedelta(seconds=5) and not outcomes.get((conv, metric, cycle)):
                 violations.append(f"conversation {conv} {metric} (cycle {cycle}) passed its deadline with no breach")
+    return violations
+
+
+_MARGIN = timedelta(seconds=5)
+
+
+def _time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
+
+
+def sla_deadlines(
+    view: RunView,
+    sla_events: list[CloudEvent],
+    states: dict[str, dict[str, Any] | None],
+    *,
+    read_at: datetime,
+) -> list[str]:
+    """Every deadline that passed produced its breach, and every SLA decision reached the topic.
+
+    From the SLA service's own record of each conversation of this run (its API), against the
+    topic read at `read_at`:
+    - the service knows every conversation of the run (it consumed each `opened`);
+    - a clock still running whose due instant passed (by a 5 s margin) before the read, or a
+      paused clock whose spent time reached its target, has a breach on the topic;
+    - every warning, breach or met the service decided and marked published before the read is
+      on the topic, under its event id (so nothing it emitted was lost on the way to Kafka).
+    A clock that stopped late is covered by the last point: its breach is decided when it stops.
+    """
+    on_topic: set[str] = {str(e.id) for e in sla_events}
+    breached: set[tuple[str, str, int]] = set()
+    for event in sla_events:
+        if event.type == "omni.sla.breached.v1":
+            breached.add(
+                (str(_get(event, "conversation_id")), str(_get(event, "metric")), int(_get(event, "cycle") or 1))
+            )
+    violations: list[str] = []
+    for conv in sorted(view.conversation_events):
+        if conv not in states:
+            continue
+        state = states[conv]
+        if state is None:
+            violations.append(f"conversation {conv}: the SLA service holds no clocks for it")
+            continue
+        for clock in state.get("clocks", []):
+            key = (conv, str(clock["metric"]), int(clock["cycle"]))
+            due = _time(clock.get("due_at"))
+            passed = (clock.get("running") and due is not None and due < read_at - _MARGIN) or (
+                not clock.get("running")
+                and float(clock.get("elapsed_seconds_before_running", 0)) >= float(clock["target_seconds"])
+            )
+            if passed and key not in breached:
+                violations.append(f"conversation {conv} {key[1]} (cycle {key[2]}) passed its deadline with no breach")
+        for row in state.get("emitted", []):
+            published = _time(row.get("published_at"))
+            if published is not None and published < read_at - timedelta(seconds=1) and row["event_id"] not in on_topic:
+                violations.append(
+                    f"conversation {conv} {row['metric']} (cycle {row['cycle']}) {row['kind']} "
+                    f"{row['event_id']} marked published but not on the topic"
+                )
     return violations
