@@ -58,5 +58,7 @@ def from_env() -> tuple[Endpoints, Secrets]:
         telegram_secret_token=env.get("TELEGRAM_SECRET_TOKEN", defaults.telegram_secret_token),
         x_consumer_secret=env.get("X_CONSUMER_SECRET", defaults.x_consumer_secret),
         mailgun_signing_key=env.get("MAILGUN_SIGNING_KEY", defaults.mailgun_signing_key),
+        sendgrid_inbound_user=env.get("SENDGRID_INBOUND_USER", defaults.sendgrid_inbound_user),
+        sendgrid_inbound_password=env.get("SENDGRID_INBOUND_PASSWORD", defaults.sendgrid_inbound_password),
     )
     return endpoints, secrets

@@ -137,6 +137,8 @@ class Stack:
                 "TELEGRAM_SECRET_TOKEN": s.telegram_secret_token,
                 "X_CONSUMER_SECRET": s.x_consumer_secret,
                 "MAILGUN_SIGNING_KEY": s.mailgun_signing_key,
+                "SENDGRID_INBOUND_USER": s.sendgrid_inbound_user,
+                "SENDGRID_INBOUND_PASSWORD": s.sendgrid_inbound_password,
                 "SMTP_PORT": str(self.smtp_port),
                 "SMTP_HOST": "127.0.0.1",
             }

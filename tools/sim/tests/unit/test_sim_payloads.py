@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import json
@@ -76,9 +77,33 @@ def test_mailgun_form_carries_routes_fields_and_signature_trio() -> None:
     assert ["Message-Id", contact.provider_message_id] in json.loads(form["message-headers"])
 
 
+def test_sendgrid_parse_post_is_multipart_with_charsets_and_basic_auth() -> None:
+    contact = _plan(Route.SENDGRID, japanese=1.0).contacts[0]
+    d = build_delivery(contact, now=NOW, secrets=Secrets(), base_urls=BASE)
+    assert isinstance(d, HttpDelivery)
+    headers = dict(d.headers)
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"dev-sendgrid:dev-sendgrid-password").decode()
+    framed = f"Content-Type: {headers['Content-Type']}\r\n\r\n".encode() + d.body
+    form = email.message_from_bytes(framed, policy=email.policy.default)
+    assert form.is_multipart()
+    fields = {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in form.iter_parts()
+    }
+    assert {"headers", "text", "from", "to", "subject", "envelope", "charsets", "dkim", "SPF"} <= set(fields)
+    charsets = json.loads(fields["charsets"])
+    assert charsets["text"] == "iso-2022-jp"
+    assert find_ref(fields["text"].decode(charsets["text"])) == contact.ref
+    head = email.message_from_bytes(fields["headers"], policy=email.policy.default)
+    assert head["Message-ID"] == contact.provider_message_id
+    assert str(head["Subject"]) == contact.subject
+    assert json.loads(fields["envelope"])["from"] == contact.customer.email
+
+
 def test_every_route_names_the_contract_endpoint() -> None:
     expected = {
         Route.MAILGUN: "/webhooks/email/mailgun",
+        Route.SENDGRID: "/webhooks/email/sendgrid",
         Route.TWILIO_SMS: "/webhooks/sms/twilio",
         Route.WHATSAPP: "/webhooks/meta",
         Route.MESSENGER: "/webhooks/meta",

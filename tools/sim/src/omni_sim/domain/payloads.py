@@ -6,6 +6,7 @@ delivery (to one ingest service) or a raw RFC 5322 mail (for the SMTP endpoint).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ class Route(StrEnum):
     """How a message reaches omni: a channel through one provider."""
 
     SMTP = "smtp"
+    SENDGRID = "sendgrid"
     MAILGUN = "mailgun"
     WEBCHAT = "webchat"
     TWILIO_SMS = "twilio_sms"
@@ -42,6 +44,7 @@ class Route(StrEnum):
 
 CHANNEL_OF_ROUTE: dict[Route, str] = {
     Route.SMTP: "email",
+    Route.SENDGRID: "email",
     Route.MAILGUN: "email",
     Route.WEBCHAT: "chat",
     Route.TWILIO_SMS: "sms",
@@ -55,6 +58,7 @@ CHANNEL_OF_ROUTE: dict[Route, str] = {
 
 PROVIDER_OF_ROUTE: dict[Route, str] = {
     Route.SMTP: "smtp",
+    Route.SENDGRID: "sendgrid",
     Route.MAILGUN: "mailgun",
     Route.WEBCHAT: "webchat",
     Route.TWILIO_SMS: "twilio",
@@ -68,6 +72,7 @@ PROVIDER_OF_ROUTE: dict[Route, str] = {
 
 SERVICE_OF_ROUTE: dict[Route, str] = {
     Route.SMTP: "ingest_email",
+    Route.SENDGRID: "ingest_email",
     Route.MAILGUN: "ingest_email",
     Route.WEBCHAT: "ingest_chat",
     Route.TWILIO_SMS: "ingest_chat",
@@ -81,6 +86,7 @@ SERVICE_OF_ROUTE: dict[Route, str] = {
 
 SUPPORT_ADDRESS = "support@omni.example"
 MAILGUN_ADDRESS = "support@mg.omni.example"
+SENDGRID_ADDRESS = "support@parse.omni.example"
 SUPPORT_PHONE = "+15005550006"
 WHATSAPP_PHONE_ID = "106540352242922"
 WHATSAPP_DISPLAY = "15550783881"
@@ -101,6 +107,8 @@ class Secrets:
     telegram_secret_token: str = "dev-telegram-secret"
     x_consumer_secret: str = "dev-x-secret"
     mailgun_signing_key: str = "dev-mailgun-key"
+    sendgrid_inbound_user: str = "dev-sendgrid"
+    sendgrid_inbound_password: str = "dev-sendgrid-password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +239,65 @@ def _mailgun(c: Contact, now: datetime, s: Secrets, _b: dict[str, str]) -> Deliv
         path="/webhooks/email/mailgun",
         headers=(("Content-Type", "application/x-www-form-urlencoded"),),
         body=urlencode(fields).encode("ascii"),
+    )
+
+
+def _form_data(parts: list[tuple[str, bytes, str | None]], boundary: str) -> bytes:
+    """multipart/form-data as SendGrid frames it: one part per field, its charset where not ASCII."""
+    out = bytearray()
+    for name, value, charset in parts:
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'.encode("ascii")
+        if charset:
+            out += f"Content-Type: text/plain; charset={charset}\r\n".encode("ascii")
+        out += b"\r\n" + value + b"\r\n"
+    out += f"--{boundary}--\r\n".encode("ascii")
+    return bytes(out)
+
+
+def _sendgrid(c: Contact, now: datetime, s: Secrets, _b: dict[str, str]) -> Delivery:
+    """SendGrid Inbound Parse in its default (parsed) mode, behind the parse URL's basic auth.
+
+    As SendGrid does, `text` keeps the mail's own charset (ISO-2022-JP for Japanese mail) and
+    `charsets` names it; `headers` is the raw header block, RFC 2047-encoded where needed.
+    """
+    charset = "iso-2022-jp" if c.language == "ja" else "utf-8"
+    header_lines = [
+        f"From: {formataddr((c.customer.name, c.customer.email), charset)}",
+        f"To: {formataddr(('Support', SENDGRID_ADDRESS))}",
+        f"Subject: {Header(c.subject, charset).encode()}",
+        f"Date: {format_datetime(now)}",
+        f"Message-ID: {c.provider_message_id}",
+        "MIME-Version: 1.0",
+        f'Content-Type: text/plain; charset="{charset}"',
+    ]
+    if c.in_reply_to:
+        header_lines += [f"In-Reply-To: {c.in_reply_to}", f"References: {' '.join(c.references or (c.in_reply_to,))}"]
+    text = (c.text + "\n").encode(charset)
+    envelope = json.dumps({"to": [SENDGRID_ADDRESS], "from": c.customer.email})
+    charsets = json.dumps({"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8", "text": charset})
+    parts: list[tuple[str, bytes, str | None]] = [
+        ("headers", ("\n".join(header_lines) + "\n").encode("ascii"), None),
+        ("dkim", b"{@customer.example : pass}", None),
+        ("to", f"Support <{SENDGRID_ADDRESS}>".encode(), None),
+        ("from", f"{c.customer.name} <{c.customer.email}>".encode(), "utf-8"),
+        ("text", text, charset),
+        ("sender_ip", b"203.0.113.25", None),
+        ("envelope", envelope.encode("ascii"), None),
+        ("attachments", b"0", None),
+        ("subject", c.subject.encode(), "utf-8"),
+        ("charsets", charsets.encode("ascii"), None),
+        ("SPF", b"pass", None),
+    ]
+    boundary = "xYzZY" + hashlib.sha1(c.provider_message_id.encode()).hexdigest()[:16]
+    credentials = base64.b64encode(f"{s.sendgrid_inbound_user}:{s.sendgrid_inbound_password}".encode()).decode()
+    return HttpDelivery(
+        service="ingest_email",
+        path="/webhooks/email/sendgrid",
+        headers=(
+            ("Content-Type", f"multipart/form-data; boundary={boundary}"),
+            ("Authorization", f"Basic {credentials}"),
+        ),
+        body=_form_data(parts, boundary),
     )
 
 
@@ -455,6 +522,7 @@ def _x(c: Contact, now: datetime, s: Secrets, _b: dict[str, str]) -> Delivery:
 
 _BUILDERS = {
     Route.SMTP: _smtp,
+    Route.SENDGRID: _sendgrid,
     Route.MAILGUN: _mailgun,
     Route.WEBCHAT: _webchat,
     Route.TWILIO_SMS: _twilio,

@@ -15,7 +15,8 @@ from omni_sim.domain.payloads import CHANNEL_OF_ROUTE, Contact, Customer, Route
 from omni_sim.domain.texts import LANGUAGES, Intent, pick_follow_up, pick_text
 
 DEFAULT_ROUTE_WEIGHTS: dict[Route, float] = {
-    Route.SMTP: 2.0,
+    Route.SMTP: 1.5,
+    Route.SENDGRID: 1.0,
     Route.MAILGUN: 1.0,
     Route.WEBCHAT: 3.0,
     Route.TWILIO_SMS: 1.5,
@@ -135,7 +136,7 @@ def make_customer(rng: random.Random, *, run_id: str, index: int, language: str)
 
 def _provider_id(route: Route, *, run_id: str, n: int) -> str:
     tag = f"{run_id}-{n:05d}"
-    if route in (Route.SMTP, Route.MAILGUN):
+    if route in (Route.SMTP, Route.SENDGRID, Route.MAILGUN):
         return f"<sim-{tag}@customer.example>"
     if route is Route.TWILIO_SMS:
         return "SM" + hashlib.md5(tag.encode()).hexdigest()
