@@ -13,24 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlencode
-
-from aiokafka import AIOKafkaProducer
 
 from omni_ingest_chat.domain.twilio_signature import compute_signature, group_params
 from omni_ingest_chat.domain.twilio_sms import parse_inbound_message
 from omni_ingest_chat.domain.webchat import ChatMessageIn, normalize_chat_message
 from omni_schemas import new_event, to_record
-from omni_service.bench import free_port, post_all, raw_produce, report, wait_http_ready
+from omni_service.bench import post_all, raw_produce, report, run_service, start_raw_producer
 from omni_service.ingest import stable_id
-from omni_service.kafka import delete_topics, ensure_topics
 
-ROOT = Path(__file__).resolve().parents[3]
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/13"
 TWILIO_TOKEN = "bench-twilio-token"
@@ -129,70 +122,38 @@ def _sms_records(forms: list[list[tuple[str, str]]], suffix: str) -> list[Record
     ]
 
 
-def _start_service(port: int, suffix: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
-        "REDIS_URL": REDIS,
-        "OMNI_TOPIC_SUFFIX": suffix,
-        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-        "OMNI_PUBLIC_BASE_URL": "",
-        "HTTP_PORT": str(port),
-        "HTTP_HOST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "omni_ingest_chat"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def _measure(port: int, suffix: str, proc: subprocess.Popen[bytes]) -> dict[str, list[float]]:
+async def _measure() -> dict[str, list[float]]:
     rates: dict[str, list[float]] = {"chat": [], "chat_raw": [], "sms": [], "sms_raw": []}
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all", linger_ms=2)
-    await producer.start()
-    try:
-        await wait_http_ready(port, proc, name="ingest_chat")
-        warm = _chat_bodies(300, f"warm{suffix[1:]}")
-        await post_all(port, [_chat_request(port, s, b) for s, b in warm], concurrency=CONCURRENCY, expect=b"202")
-        await raw_produce(producer, _chat_records(warm, suffix), concurrency=CONCURRENCY)
-        for n in range(ROUNDS):
-            bodies = _chat_bodies(REQUESTS, f"r{n}{suffix[1:]}")
-            rates["chat_raw"].append(
-                await raw_produce(producer, _chat_records(bodies, suffix), concurrency=CONCURRENCY)
-            )
-            rates["chat"].append(
-                await post_all(
-                    port, [_chat_request(port, s, b) for s, b in bodies], concurrency=CONCURRENCY, expect=b"202"
+    env = {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "OMNI_PUBLIC_BASE_URL": ""}
+    async with run_service("omni_ingest_chat", kafka=KAFKA, redis_url=REDIS, env=env) as service:
+        port, suffix = service.port, service.suffix
+        producer = await start_raw_producer(KAFKA)
+        try:
+            warm = _chat_bodies(300, f"warm{suffix[1:]}")
+            await post_all(port, [_chat_request(port, s, b) for s, b in warm], concurrency=CONCURRENCY, expect=b"202")
+            await raw_produce(producer, _chat_records(warm, suffix), concurrency=CONCURRENCY)
+            for n in range(ROUNDS):
+                bodies = _chat_bodies(REQUESTS, f"r{n}{suffix[1:]}")
+                rates["chat_raw"].append(
+                    await raw_produce(producer, _chat_records(bodies, suffix), concurrency=CONCURRENCY)
                 )
+                rates["chat"].append(
+                    await post_all(
+                        port, [_chat_request(port, s, b) for s, b in bodies], concurrency=CONCURRENCY, expect=b"202"
+                    )
+                )
+            forms = _sms_forms(REQUESTS, f"sms{suffix}")
+            rates["sms_raw"].append(await raw_produce(producer, _sms_records(forms, suffix), concurrency=CONCURRENCY))
+            rates["sms"].append(
+                await post_all(port, [_sms_request(port, f) for f in forms], concurrency=CONCURRENCY, expect=b"200")
             )
-        forms = _sms_forms(REQUESTS, f"sms{suffix}")
-        rates["sms_raw"].append(await raw_produce(producer, _sms_records(forms, suffix), concurrency=CONCURRENCY))
-        rates["sms"].append(
-            await post_all(port, [_sms_request(port, f) for f in forms], concurrency=CONCURRENCY, expect=b"200")
-        )
-    finally:
-        await producer.stop()
+        finally:
+            await producer.stop()
     return rates
 
 
 def main() -> None:
-    suffix = f".bench{uuid.uuid4().hex[:8]}"
-    asyncio.run(ensure_topics(KAFKA, suffix=suffix))
-    port = free_port()
-    proc = _start_service(port, suffix)
-    try:
-        rates = asyncio.run(_measure(port, suffix, proc))
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        try:
-            asyncio.run(delete_topics(KAFKA, suffix=suffix))
-        except Exception:
-            pass
+    rates = asyncio.run(_measure())
     note = (
         f"{REQUESTS} messages x {ROUNDS} rounds, {CONCURRENCY} keep-alive connections; baseline: the same "
         "events by a bare idempotent aiokafka producer (acks=all), same concurrency, same run"

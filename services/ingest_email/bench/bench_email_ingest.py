@@ -16,24 +16,17 @@ import asyncio
 import hashlib
 import hmac
 import os
-import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
-
-from aiokafka import AIOKafkaProducer
 
 from omni_ingest_email.domain import choose_thread_key, to_message
 from omni_ingest_email.domain.forms import parse_form
 from omni_ingest_email.domain.mailgun import parse_mailgun
 from omni_schemas import Provider, new_event, to_record
-from omni_service.bench import free_port, post_all, raw_produce, report, wait_http_ready
-from omni_service.kafka import delete_topics, ensure_topics
+from omni_service.bench import free_port, post_all, raw_produce, report, run_service, start_raw_producer
 
-ROOT = Path(__file__).resolve().parents[3]
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/13"
 KEY = "bench-mailgun-key"
@@ -102,49 +95,22 @@ def _records(bodies: list[bytes], suffix: str) -> list[tuple[str, bytes | None, 
 
 
 async def main() -> None:
-    suffix = f".bench{uuid.uuid4().hex[:8]}"
-    await ensure_topics(KAFKA, suffix=suffix)
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
-        "REDIS_URL": REDIS,
-        "OMNI_TOPIC_SUFFIX": suffix,
-        "MAILGUN_SIGNING_KEY": KEY,
-        "HTTP_PORT": str(port),
-        "HTTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(free_port()),
-        "SMTP_HOST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
-        [sys.executable, "-m", "omni_ingest_email"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all", linger_ms=2)
-    await producer.start()
-    try:
-        await wait_http_ready(port, proc, name="ingest_email")
-        await post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")], concurrency=CONCURRENCY)
-        await raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix), concurrency=CONCURRENCY)
-        service_rates, raw_rates, floor_rates = [], [], []
-        health = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-        for n in range(ROUNDS):
-            floor_rates.append(await post_all(port, [health] * REQUESTS, concurrency=CONCURRENCY))
-            bodies = _bodies(REQUESTS, f"r{n}{suffix}")
-            raw_rates.append(await raw_produce(producer, _records(bodies, suffix), concurrency=CONCURRENCY))
-            service_rates.append(await post_all(port, [_request(port, b) for b in bodies], concurrency=CONCURRENCY))
-    finally:
-        await producer.stop()
-        proc.terminate()
-        proc.wait(20)
+    env = {"MAILGUN_SIGNING_KEY": KEY, "SMTP_PORT": str(free_port()), "SMTP_HOST": "127.0.0.1"}
+    async with run_service("omni_ingest_email", kafka=KAFKA, redis_url=REDIS, env=env) as service:
+        port, suffix = service.port, service.suffix
+        producer = await start_raw_producer(KAFKA)
         try:
-            await delete_topics(KAFKA, suffix=suffix)
-        except Exception:
-            pass
+            await post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")], concurrency=CONCURRENCY)
+            await raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix), concurrency=CONCURRENCY)
+            service_rates, raw_rates, floor_rates = [], [], []
+            health = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+            for n in range(ROUNDS):
+                floor_rates.append(await post_all(port, [health] * REQUESTS, concurrency=CONCURRENCY))
+                bodies = _bodies(REQUESTS, f"r{n}{suffix}")
+                raw_rates.append(await raw_produce(producer, _records(bodies, suffix), concurrency=CONCURRENCY))
+                service_rates.append(await post_all(port, [_request(port, b) for b in bodies], concurrency=CONCURRENCY))
+        finally:
+            await producer.stop()
     report(
         "ingest_email_mailgun_webhooks_per_second",
         max(service_rates),

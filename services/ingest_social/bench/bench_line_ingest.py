@@ -15,20 +15,12 @@ import hashlib
 import hmac
 import json
 import os
-import subprocess
-import sys
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
-
-from aiokafka import AIOKafkaProducer
 
 from omni_ingest_social.domain import detect_language, parse_line
 from omni_schemas import new_event, to_record
-from omni_service.bench import free_port, post_all, raw_produce, report, wait_http_ready
-from omni_service.kafka import delete_topics, ensure_topics
+from omni_service.bench import post_all, raw_produce, report, run_service, start_raw_producer
 
-ROOT = Path(__file__).resolve().parents[3]
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14"
 SECRET = "bench-line-secret"
@@ -87,55 +79,26 @@ def _records(bodies: list[bytes], suffix: str) -> list[tuple[str, bytes | None, 
     return records
 
 
-def _start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "omni_ingest_social"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 async def main() -> None:
-    suffix = f".bench{uuid.uuid4().hex[:8]}"
-    await ensure_topics(KAFKA, suffix=suffix)
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
-        "REDIS_URL": REDIS,
-        "OMNI_TOPIC_SUFFIX": suffix,
-        "LINE_CHANNEL_SECRET": SECRET,
-        "HTTP_PORT": str(port),
-        "HTTP_HOST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    proc = _start_service(env)
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all", linger_ms=2)
-    await producer.start()
-    try:
-        await wait_http_ready(port, proc, name="ingest_social")
-        await post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")], concurrency=CONCURRENCY)
-        await raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix), concurrency=CONCURRENCY)
-        service_rates, raw_rates, batched_rates, batched_raw = [], [], [], []
-        for n in range(ROUNDS):
-            bodies = _bodies(REQUESTS, f"r{n}{suffix}")
-            raw_rates.append(await raw_produce(producer, _records(bodies, suffix), concurrency=CONCURRENCY))
-            service_rates.append(await post_all(port, [_request(port, b) for b in bodies], concurrency=CONCURRENCY))
-            batched = _bodies(REQUESTS // BATCH, f"b{n}{suffix}", per_body=BATCH)
-            batched_raw.append(await raw_produce(producer, _records(batched, suffix), concurrency=CONCURRENCY))
-            batched_rates.append(
-                BATCH * await post_all(port, [_request(port, b) for b in batched], concurrency=CONCURRENCY)
-            )
-    finally:
-        await producer.stop()
-        proc.terminate()
-        proc.wait(20)
+    env = {"LINE_CHANNEL_SECRET": SECRET}
+    async with run_service("omni_ingest_social", kafka=KAFKA, redis_url=REDIS, env=env) as service:
+        port, suffix = service.port, service.suffix
+        producer = await start_raw_producer(KAFKA)
         try:
-            await delete_topics(KAFKA, suffix=suffix)
-        except Exception:
-            pass
+            await post_all(port, [_request(port, b) for b in _bodies(300, f"warm{suffix}")], concurrency=CONCURRENCY)
+            await raw_produce(producer, _records(_bodies(300, f"warmraw{suffix}"), suffix), concurrency=CONCURRENCY)
+            service_rates, raw_rates, batched_rates, batched_raw = [], [], [], []
+            for n in range(ROUNDS):
+                bodies = _bodies(REQUESTS, f"r{n}{suffix}")
+                raw_rates.append(await raw_produce(producer, _records(bodies, suffix), concurrency=CONCURRENCY))
+                service_rates.append(await post_all(port, [_request(port, b) for b in bodies], concurrency=CONCURRENCY))
+                batched = _bodies(REQUESTS // BATCH, f"b{n}{suffix}", per_body=BATCH)
+                batched_raw.append(await raw_produce(producer, _records(batched, suffix), concurrency=CONCURRENCY))
+                batched_rates.append(
+                    BATCH * await post_all(port, [_request(port, b) for b in batched], concurrency=CONCURRENCY)
+                )
+        finally:
+            await producer.stop()
     report(
         "ingest_social_line_webhooks_per_second",
         max(service_rates),

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
+import sys
 import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +146,73 @@ async def raw_produce(producer: Any, records: list[Record], *, concurrency: int)
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return len(records) / (time.perf_counter() - started)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceUnderTest:
+    """A service started by `run_service`: where it listens and the topic suffix of its fresh topics."""
+
+    name: str
+    port: int
+    suffix: str
+    proc: subprocess.Popen[bytes]
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the service process has used so far (Linux `/proc`; 0.0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.asynccontextmanager
+async def run_service(
+    module: str, *, kafka: str, redis_url: str, env: Mapping[str, str] | None = None, timeout_s: float = 30.0
+) -> AsyncIterator[ServiceUnderTest]:
+    """Run a service as in production (`python -m <module>`: uvicorn, uvloop, httptools) for a benchmark.
+
+    It gets fresh topics (a random suffix, deleted afterwards), a free loopback port, `redis_url`,
+    `LOG_LEVEL=WARNING` and `env` on top of this process's environment; it is ready (200 on
+    `/readyz`) when the block starts and terminated when it ends.
+    """
+    from omni_service.kafka import delete_topics, ensure_topics
+
+    name = module.removeprefix("omni_")
+    suffix = f".bench{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, suffix=suffix)
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "REDIS_URL": redis_url,
+        "OMNI_TOPIC_SUFFIX": suffix,
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
+        [sys.executable, "-m", module],
+        env=full_env,
+        cwd=_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await wait_http_ready(port, proc, name=name, timeout_s=timeout_s)
+        yield ServiceUnderTest(name=name, port=port, suffix=suffix, proc=proc)
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 20)
+        with contextlib.suppress(Exception):
+            await delete_topics(kafka, suffix=suffix)
+
+
+async def start_raw_producer(kafka: str) -> Any:
+    """The baseline's producer: a bare idempotent `AIOKafkaProducer` (acks=all, linger 2 ms, as the services')."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=True, acks="all", linger_ms=2)
+    await producer.start()
+    return producer
