@@ -167,7 +167,9 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
     runtime.on_startup.append(open_pool)
     runtime.on_shutdown.append(close_pool)
     runtime.ready_checks["routing"] = router.ready
-    runtime.add_consumer(topics=[MESSAGES, AGENTS, SLA], group="omni.router", handler=router.on_event)
+    runtime.add_consumer(
+        topics=[MESSAGES, AGENTS, SLA], group="omni.router", handler=router.on_event, flush=router.flush_messages
+    )
     app = runtime.http_app(description=DESCRIPTION)
     app.state.router = router
     app.state.runtime = runtime

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -41,6 +42,7 @@ from omni_router.domain.model import (
 from omni_router.domain.routing import RoutingCore
 from omni_schemas import AssignmentReason, CloudEvent, parse_event
 from omni_service.kafka import EventPublisher, Incoming, KafkaUnavailable
+from omni_service.kafka import _is_transient as is_transient
 
 log = structlog.get_logger(__name__)
 
@@ -144,6 +146,7 @@ class Router:
         self._last_full = 0.0
         self._relay_wanted = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
+        self._inbox: list[Incoming] = []
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -318,10 +321,22 @@ class Router:
         """Persist and publish each decision; a lost race re-routes through the core (lock held)."""
         pending = list(decisions)
         while pending:
+            if isinstance(pending[0], Assigned | Offered):
+                # a run of claims goes to PostgreSQL as one batch (one claim per conversation per batch)
+                run: list[Assigned | Offered] = []
+                seen: set[str] = set()
+                while pending and isinstance(pending[0], Assigned | Offered) and pending[0].conversation_id not in seen:
+                    claim = pending.pop(0)
+                    assert isinstance(claim, Assigned | Offered)
+                    seen.add(claim.conversation_id)
+                    run.append(claim)
+                if len(run) == 1:
+                    pending.extend(await self._claim(run[0], now=now))
+                else:
+                    pending.extend(await self._claim_many(run, now=now))
+                continue
             d = pending.pop(0)
-            if isinstance(d, Assigned | Offered):
-                pending.extend(await self._claim(d, now=now))
-            elif isinstance(d, OfferEnded):
+            if isinstance(d, OfferEnded):
                 if not await self._expire_offer(d, now=now):
                     pending = [p for p in pending if getattr(p, "conversation_id", None) != d.conversation_id]
             elif isinstance(d, Queued) and d.why in ("widened", "overflow"):
@@ -384,6 +399,57 @@ class Router:
                     "select * from router_conversations where conversation_id = $1", uuid.UUID(d.conversation_id)
                 )
             if row is not None:
+                more.extend(self._sync_conversation(row, now=now))
+        return more
+
+    async def _claim_many(self, run: list[Assigned | Offered], *, now: float) -> list[Decision]:
+        """Act on several claims in one transaction (`pg.claim_many`); losers re-route as in `_claim`."""
+        specs = [
+            pg.ClaimSpec(
+                conversation_id=uuid.UUID(d.conversation_id),
+                agent_id=d.agent_id,
+                group=d.group,
+                offered=isinstance(d, Offered),
+                offer_expires_at=dt(d.expires_at) if isinstance(d, Offered) else None,
+                reason=reason_dict(d.reason),
+            )
+            for d in run
+        ]
+
+        def events_for(row: asyncpg.Record, spec: pg.ClaimSpec) -> list[CloudEvent]:
+            waited = max(0.0, now - row["enqueued_at"].timestamp())
+            data = self._conversation_data(row, agent_id=spec.agent_id, waited_seconds=waited, reason=spec.reason)
+            if spec.offered:
+                data["offer_expires_at"] = spec.offer_expires_at.isoformat()
+                return [self.event(C + "offered.v1", data)]
+            return [self.event(C + "assigned.v1", data)]
+
+        async with self.pool.acquire() as conn:
+            results = await pg.claim_many(conn, specs, events_for=events_for)
+        more: list[Decision] = []
+        gone: list[uuid.UUID] = []
+        for d, spec, result in zip(run, specs, results, strict=True):
+            if result.ok:
+                self.metrics.decisions.labels("offered" if spec.offered else "assigned").inc()
+                continue
+            self.metrics.claims_rejected.inc()
+            agent = result.agent
+            actual = agent[pg.load_col(d.group)] if agent is not None else None
+            more.extend(
+                self.core.claim_rejected(d.conversation_id, now=now, actual_load=actual, requeue=result.still_waiting)
+            )
+            if agent is not None and agent["presence"] != "available":
+                more.extend(self.core.set_presence(d.agent_id, Presence(agent["presence"]), now=now))
+            if not result.still_waiting:
+                gone.append(spec.conversation_id)
+        if len(gone) < len(run):
+            self.relay_soon()
+        if gone:
+            async with self.pool.acquire() as conn:
+                rows = await conn.fetch(
+                    "select * from router_conversations where conversation_id = any($1::uuid[])", gone
+                )
+            for row in rows:
                 more.extend(self._sync_conversation(row, now=now))
         return more
 
@@ -512,13 +578,242 @@ class Router:
     # --- consumed events ---------------------------------------------------------------
 
     async def on_event(self, incoming: Incoming) -> None:
+        """Consumer handler. Message events wait for `flush_messages` (end of the consumed batch,
+        before its offsets are committed); any other event first flushes the ones before it."""
         event = incoming.event
         if event.type == "omni.message.received.v1":
-            await self.on_message(event)
-        elif event.type in ("omni.agent.updated.v1", "omni.agent.presence_changed.v1"):
+            self._inbox.append(incoming)
+            return
+        await self.flush_messages()
+        if event.type in ("omni.agent.updated.v1", "omni.agent.presence_changed.v1"):
             await self.on_agent_event(event)
         elif event.type == "omni.sla.warning.v1":
             await self.on_sla_warning(event)
+
+    async def flush_messages(self) -> None:
+        """Handle the buffered message events together (`on_messages`); the consumer's flush hook.
+
+        A transient failure propagates (the consumer retries the flush; the batch is idempotent by
+        event id). Any other failure falls back to one transaction per event, where an event that
+        keeps failing is dead-lettered, as the consumer does for a failing handler.
+        """
+        if not self._inbox:
+            return
+        batch = list(self._inbox)
+        try:
+            await self.on_messages([incoming.event for incoming in batch])
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("message batch failed; handling its events one by one", error=f"{type(exc).__name__}: {exc}")
+            for incoming in batch:
+                await self._one_message(incoming)
+        del self._inbox[: len(batch)]
+
+    async def _one_message(self, incoming: Incoming, attempts: int = 5) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.on_message(incoming.event)
+                return
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                if attempt == attempts:
+                    log.exception("message event failed repeatedly; dead-lettering", offset=incoming.offset)
+                    await self.publisher.dead_letter(
+                        incoming.value,
+                        reason=f"handler failed {attempts} times",
+                        error=f"{type(exc).__name__}: {exc}",
+                        source_topic=incoming.topic,
+                        source_partition=incoming.partition,
+                        source_offset=incoming.offset,
+                        key=incoming.key,
+                        headers=incoming.headers,
+                        category="handler",
+                    )
+                    return
+                await asyncio.sleep(0.05 * attempt)
+
+    async def on_messages(self, events: list[CloudEvent]) -> None:
+        """Message events of one consumed batch, in order, in one transaction of a fixed number of
+        statements: dedupe by event id, lock the threads' open (or recently resolved) conversations
+        in conversation id order, resolve customers, open or reopen conversations, record the
+        messages and write the outbox. Then route every opened conversation at once."""
+        from omni_schemas import MessageReceived
+
+        msgs: list[tuple[CloudEvent, MessageReceived]] = []
+        for event in events:
+            assert isinstance(event.data, MessageReceived)
+            msgs.append((event, event.data))
+        if not msgs:
+            return
+        touched: list[asyncpg.Record] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await pg.mark_processed_many(conn, [e.id for e, _ in msgs])
+            seen: set[Any] = set()
+            todo = []
+            for e, m in msgs:
+                if e.id in fresh and e.id not in seen:
+                    seen.add(e.id)
+                    todo.append(m)
+            if not todo:
+                return
+            now = datetime.now(UTC)
+            rows = await pg.threads_for_update(
+                conn,
+                sorted({m.thread_key for m in todo}),
+                resolved_after=dt(self.clock() - self.config.reopen_window_s),
+            )
+            live: dict[str, asyncpg.Record] = {}
+            resolved: dict[str, asyncpg.Record] = {}
+            for row in rows:
+                if row["state"] in pg.LIVE:
+                    live[row["thread_key"]] = row
+                elif row["state"] == "resolved":
+                    best = resolved.get(row["thread_key"])
+                    if best is None or row["resolved_at"] > best["resolved_at"]:
+                        resolved[row["thread_key"]] = row
+            # decide, message by message, in order (a thread opened earlier in the batch is open later in it)
+            plan: list[tuple[MessageReceived, str, Any]] = []  # (message, kind, thread key or row)
+            opening: dict[str, MessageReceived] = {}
+            reopening: dict[str, asyncpg.Record] = {}
+            for m in todo:
+                key = m.thread_key
+                if key in live or key in opening or key in reopening:
+                    plan.append((m, "replied" if not m.auto_reply else "quiet", key))
+                elif m.auto_reply:
+                    plan.append((m, "none", key))
+                elif key in resolved:
+                    reopening[key] = resolved[key]
+                    plan.append((m, "reopened", key))
+                else:
+                    opening[key] = m
+                    plan.append((m, "opened", key))
+            opened_events: dict[str, list[CloudEvent]] = {}
+            for key, prev in reopening.items():
+                row, evs = await self._reopen(conn, prev, reopening_message=next(m for m, k, t in plan if t == key))
+                live[key] = row
+                touched.append(row)
+                opened_events[key] = evs
+            if opening:
+                new_rows, new_events = await self._open_many(conn, list(opening.values()), now=now)
+                for row in new_rows:
+                    live[row["thread_key"]] = row
+                    touched.append(row)
+                opened_events.update(new_events)
+            events_out: list[CloudEvent] = []
+            for m, kind, key in plan:
+                if kind in ("opened", "reopened"):
+                    events_out.extend(opened_events.pop(key, []))
+                elif kind == "replied":
+                    events_out.append(
+                        self.event(
+                            C + "customer_replied.v1", self._conversation_data(live[key], message_id=str(m.message_id))
+                        )
+                    )
+            await conn.execute(
+                """insert into router_messages (message_id, conversation_id, thread_key, auto_reply, received_at)
+                   select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::timestamptz[])
+                   on conflict do nothing""",
+                [m.message_id for m, _, _ in plan],
+                [live[key]["conversation_id"] if kind != "none" else None for _, kind, key in plan],
+                [m.thread_key for m, _, _ in plan],
+                [m.auto_reply for m, _, _ in plan],
+                [m.received_at for m, _, _ in plan],
+            )
+            await pg.add_outbox(conn, events_out)
+        try:
+            if touched:
+                await self.apply_rows((), touched)
+        finally:
+            self.relay_soon()  # once, after the claims: opened, queued and assigned leave together
+        if touched:
+            await self._cache_threads({row["thread_key"]: row["conversation_id"] for row in touched})
+
+    async def _reopen(
+        self, conn: asyncpg.Connection, prev: asyncpg.Record, *, reopening_message: Any
+    ) -> tuple[asyncpg.Record, list[CloudEvent]]:
+        m = reopening_message
+        row = await pg.update_conversation(
+            conn,
+            prev["conversation_id"],
+            state="waiting",
+            last_agent_id=prev["agent_id"] or prev["last_agent_id"],
+            agent_id=None,
+            declined=[],
+            offer_expires_at=None,
+            reason=None,
+            widening_step=0,
+            sla_due_at=None,
+            enqueued_at=datetime.now(UTC),
+            resolved_at=None,
+        )
+        assert row is not None
+        return row, [
+            self.event(C + "reopened.v1", self._conversation_data(row, agent_id=None, message_id=str(m.message_id))),
+            self.event(C + "queued.v1", self._conversation_data(row, agent_id=None, rule=row["rule"], widening_step=0)),
+        ]
+
+    async def _open_many(
+        self, conn: asyncpg.Connection, msgs: list[Any], *, now: datetime
+    ) -> tuple[list[asyncpg.Record], dict[str, list[CloudEvent]]]:
+        """Open one conversation per message (distinct threads): customers, last agents, rows, events."""
+        proposed = {m.customer.address: f"cust-{uuid.uuid4()}" for m in msgs}
+        customers = await pg.resolve_customers(conn, proposed)
+        known = sorted({c for a, c in customers.items() if c != proposed[a]})  # new customers have no last agent
+        last_agents = await pg.last_agents_of_customers(conn, known) if known else {}
+        values = []
+        for m in msgs:
+            outcome = self.config.classify(
+                Message(channel=m.channel.value, text=m.text, subject=m.subject, language=m.language, tier=m.tier)
+            )
+            customer_id = customers[m.customer.address]
+            values.append(
+                (
+                    uuid.uuid4(),
+                    m.thread_key,
+                    customer_id,
+                    m.channel.value,
+                    outcome.queue,
+                    outcome.priority,
+                    json.dumps(dict(outcome.skills)),
+                    json.dumps(dict(outcome.optional_skills)),
+                    outcome.language,
+                    m.tier,
+                    outcome.rule,
+                    last_agents.get(customer_id),
+                    m.message_id,
+                )
+            )
+        rows = await pg.insert_conversations(conn, values, now=now)
+        by_thread = {m.thread_key: m for m in msgs}
+        events: dict[str, list[CloudEvent]] = {}
+        for row in rows:
+            m = by_thread[row["thread_key"]]
+            events[row["thread_key"]] = [
+                self.event(
+                    C + "opened.v1",
+                    self._conversation_data(
+                        row,
+                        thread_key=m.thread_key,
+                        customer_id=row["customer_id"],
+                        first_message_id=str(m.message_id),
+                        language=m.language,
+                    ),
+                ),
+                self.event(C + "queued.v1", self._conversation_data(row, rule=row["rule"], widening_step=0)),
+            ]
+        return rows, events
+
+    async def _cache_threads(self, conversations: dict[str, uuid.UUID]) -> None:
+        client = self._redis()
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            async with client.pipeline(transaction=False) as pipe:
+                for thread_key, conversation_id in conversations.items():
+                    pipe.set(f"omni:router:thread:{thread_key}", str(conversation_id), ex=7 * 86400)
+                await pipe.execute()
 
     async def on_message(self, event: CloudEvent) -> None:
         from omni_schemas import MessageReceived

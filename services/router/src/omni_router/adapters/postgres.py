@@ -57,18 +57,108 @@ async def mark_processed(conn: asyncpg.Connection, event_id: Any) -> bool:
 
 
 async def add_outbox(conn: asyncpg.Connection, events: Iterable[CloudEvent]) -> list[int]:
-    ids = []
-    for event in events:
-        record = to_record(event)
-        ids.append(
+    """Insert the events in order (ids follow the order given); one statement whatever their number."""
+    records = [to_record(event) for event in events]
+    if not records:
+        return []
+    if len(records) == 1:
+        record = records[0]
+        return [
             await conn.fetchval(
                 "insert into router_outbox (topic, key, value) values ($1, $2, $3) returning id",
                 record.topic,
                 record.key,
                 record.value,
             )
+        ]
+    rows = await conn.fetch(
+        """insert into router_outbox (topic, key, value)
+           select t, k, v from unnest($1::text[], $2::bytea[], $3::bytea[]) with ordinality as u(t, k, v, n)
+            order by n
+           returning id""",
+        [r.topic for r in records],
+        [r.key for r in records],
+        [r.value for r in records],
+    )
+    return [r["id"] for r in rows]
+
+
+async def mark_processed_many(conn: asyncpg.Connection, event_ids: Sequence[Any]) -> set[Any]:
+    """The event ids seen for the first time (inside the handler's transaction)."""
+    rows = await conn.fetch(
+        """insert into router_processed (event_id) select unnest($1::uuid[])
+           on conflict do nothing returning event_id""",
+        sorted(set(event_ids)),  # one order for concurrent inserts of the same ids (a rebalance)
+    )
+    return {r["event_id"] for r in rows}
+
+
+async def threads_for_update(
+    conn: asyncpg.Connection, thread_keys: Sequence[str], *, resolved_after: Any
+) -> list[asyncpg.Record]:
+    """The open conversations of these threads and those resolved after `resolved_after` (the
+    ones a new message may reopen), locked in conversation id order."""
+    return list(
+        await conn.fetch(
+            """select * from router_conversations
+                where thread_key = any($1::text[])
+                  and (state = any($2::text[]) or (state = 'resolved' and resolved_at > $3))
+                order by conversation_id for update""",
+            list(thread_keys),
+            list(LIVE),
+            resolved_after,
         )
-    return ids
+    )
+
+
+async def resolve_customers(conn: asyncpg.Connection, proposed: dict[str, str]) -> dict[str, str]:
+    """`resolve_customer` for many addresses at once: address -> customer id (the proposed id if new)."""
+    addresses = sorted(proposed)  # one lock order for concurrent batches
+    rows = await conn.fetch(
+        """insert into router_customers (address, customer_id)
+           select * from unnest($1::text[], $2::text[])
+           on conflict (address) do update set address = excluded.address
+           returning address, customer_id""",
+        addresses,
+        [proposed[a] for a in addresses],
+    )
+    return {r["address"]: str(r["customer_id"]) for r in rows}
+
+
+async def last_agents_of_customers(conn: asyncpg.Connection, customer_ids: Sequence[str]) -> dict[str, str]:
+    """`last_agent_of_customer` for many customers at once (customers without one are left out)."""
+    rows = await conn.fetch(
+        """select distinct on (customer_id) customer_id, coalesce(agent_id, last_agent_id) as agent
+             from router_conversations
+            where customer_id = any($1::text[]) and coalesce(agent_id, last_agent_id) is not null
+            order by customer_id, opened_at desc""",
+        list(customer_ids),
+    )
+    return {str(r["customer_id"]): str(r["agent"]) for r in rows}
+
+
+async def insert_conversations(
+    conn: asyncpg.Connection, values: Sequence[tuple[Any, ...]], *, now: Any
+) -> list[asyncpg.Record]:
+    """New waiting conversations, one statement. Each value: (conversation_id, thread_key, customer_id,
+    channel, queue, priority, skills json, optional_skills json, language, tier, rule, last_agent_id,
+    first_message_id); `now` is their enqueued_at and opened_at."""
+    columns = list(zip(*values, strict=True))
+    return list(
+        await conn.fetch(
+            """insert into router_conversations
+                 (conversation_id, thread_key, customer_id, channel, state, queue, priority, skills, optional_skills,
+                  language, tier, rule, last_agent_id, enqueued_at, opened_at, first_message_id)
+               select c, t, cu, ch, 'waiting', q, p, s::jsonb, o::jsonb, l, ti, r, la, $14, $14, f
+                 from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
+                             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::uuid[])
+                      with ordinality as u(c, t, cu, ch, q, p, s, o, l, ti, r, la, f, n)
+                order by n
+               returning *""",
+            *(list(col) for col in columns),
+            now,
+        )
+    )
 
 
 async def open_conversation_for_update(conn: asyncpg.Connection, thread_key: str) -> asyncpg.Record | None:
@@ -176,6 +266,127 @@ async def try_claim(conn: asyncpg.Connection, **kwargs: Any) -> ClaimResult:
         return await claim(conn, **kwargs)
     except _Rejected as exc:
         return ClaimResult(False, agent=exc.agent, still_waiting=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSpec:
+    """One claim of a batch: this agent takes (or is offered) this conversation in this group."""
+
+    conversation_id: Any
+    agent_id: str
+    group: str
+    offered: bool
+    offer_expires_at: Any
+    reason: dict[str, Any]
+
+
+async def claim_many(conn: asyncpg.Connection, claims: Sequence[ClaimSpec], *, events_for: Any) -> list[ClaimResult]:
+    """Many claims in one transaction of a fixed number of statements, one `ClaimResult` per claim.
+
+    The same decision as `claim`, made on locked rows: the conversation rows are locked first,
+    in conversation id order, then the agent rows, in agent id order (the order of every other
+    path: conversation before agent), so concurrent batches and single claims cannot deadlock.
+    With the rows locked, a claim succeeds when its conversation is still `waiting` and has not
+    been declined by the agent, and the agent is `available` with a spare slot in the group,
+    counting the claims of this batch taken before it (claims are judged in the order given).
+    The UPDATEs keep their conditions as a guard. `events_for(conversation_row, claim)` gives
+    the outbox events of a successful claim, written in the same transaction.
+    """
+    if len({c.conversation_id for c in claims}) != len(claims):
+        raise ValueError("a batch claims each conversation at most once")
+    results: list[ClaimResult | None] = [None] * len(claims)
+    async with conn.transaction():
+        convs = {
+            r["conversation_id"]: r
+            for r in await conn.fetch(
+                """select conversation_id, state, declined from router_conversations
+                    where conversation_id = any($1::uuid[]) order by conversation_id for update""",
+                [c.conversation_id for c in claims],
+            )
+        }
+        live = []
+        for i, c in enumerate(claims):
+            row = convs.get(c.conversation_id)
+            if row is None or row["state"] != "waiting" or c.agent_id in (row["declined"] or ()):
+                results[i] = ClaimResult(False, still_waiting=False)
+            else:
+                live.append(i)
+        agents = {
+            r["agent_id"]: r
+            for r in await conn.fetch(
+                "select * from router_agents where agent_id = any($1::text[]) order by agent_id for update",
+                sorted({claims[i].agent_id for i in live}),
+            )
+        }
+        taken: dict[tuple[str, str], int] = {}
+        won = []
+        for i in live:
+            c = claims[i]
+            agent = agents.get(c.agent_id)
+            key = (c.agent_id, c.group)
+            if (
+                agent is not None
+                and agent["presence"] == "available"
+                and agent[load_col(c.group)] + taken.get(key, 0) < agent[cap_col(c.group)]
+            ):
+                taken[key] = taken.get(key, 0) + 1
+                won.append(i)
+            else:
+                results[i] = ClaimResult(False, agent=agent, still_waiting=True)
+        if won:
+            conv_rows = await conn.fetch(
+                f"""update router_conversations c
+                       set state = v.state, agent_id = v.agent_id, offer_expires_at = v.expires, reason = v.reason::jsonb,
+                           assigned_at = case when v.state = 'assigned' then now() else c.assigned_at end,
+                           version = {_NEXT}, updated_at = now()
+                      from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+                           as v(conversation_id, agent_id, state, expires, reason)
+                     where c.conversation_id = v.conversation_id and c.state = 'waiting'
+                       and not (v.agent_id = any(c.declined))
+                     returning c.*""",
+                [claims[i].conversation_id for i in won],
+                [claims[i].agent_id for i in won],
+                ["offered" if claims[i].offered else "assigned" for i in won],
+                [claims[i].offer_expires_at for i in won],
+                [json.dumps(claims[i].reason) for i in won],
+            )
+            agent_ids = sorted({a for a, _ in taken})
+            adds = {g: [taken.get((a, g), 0) for a in agent_ids] for g in GROUPS}
+            sets = ", ".join(f"{load_col(g)} = a.{load_col(g)} + v.{g}" for g in GROUPS)
+            guard = " and ".join(f"a.{load_col(g)} + v.{g} <= a.{cap_col(g)}" for g in GROUPS)
+            agent_rows = await conn.fetch(
+                f"""update router_agents a set {sets}, version = {_NEXT}, updated_at = now()
+                      from unnest($1::text[], {", ".join(f"${n}::int[]" for n in range(2, 2 + len(GROUPS)))})
+                           as v(agent_id, {", ".join(GROUPS)})
+                     where a.agent_id = v.agent_id and a.presence = 'available' and {guard}
+                     returning a.*""",
+                agent_ids,
+                *(adds[g] for g in GROUPS),
+            )
+            if len(conv_rows) != len(won) or len(agent_rows) != len(agent_ids):
+                raise RuntimeError("claim batch: a locked row changed under its lock")  # rolls back
+            by_conv = {r["conversation_id"]: r for r in conv_rows}
+            by_agent = {r["agent_id"]: r for r in agent_rows}
+            await conn.execute(
+                """insert into router_assignments (conversation_id, agent_id, kind, reason)
+                   select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[]::jsonb[])""",
+                [claims[i].conversation_id for i in won],
+                [claims[i].agent_id for i in won],
+                ["offered" if claims[i].offered else "assigned" for i in won],
+                [json.dumps(claims[i].reason) for i in won],
+            )
+            events = []
+            for i in won:
+                conv = by_conv[claims[i].conversation_id]
+                events.extend(events_for(conv, claims[i]))
+                results[i] = ClaimResult(True, conversation=conv, agent=by_agent[claims[i].agent_id])
+            await add_outbox(conn, events)
+            for i, result in enumerate(results):  # a loser learns the agent's load after this batch
+                if result is not None and result.agent is not None and claims[i].agent_id in by_agent:
+                    results[i] = ClaimResult(False, agent=by_agent[claims[i].agent_id], still_waiting=True)
+    out = [r for r in results if r is not None]
+    assert len(out) == len(claims)
+    return out
 
 
 async def release_agent_slot(conn: asyncpg.Connection, agent_id: str, group: str) -> asyncpg.Record | None:
