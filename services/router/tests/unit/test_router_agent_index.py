@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omni_router.domain.agents import _IDLE_KEY, AgentIndex, AgentRecord, _Sorted
+from omni_router.domain.agents import AgentIndex, AgentRecord, _Sorted
 from omni_router.domain.model import AgentProfile, Presence, Requirement, Strategy
 
 
@@ -20,18 +20,18 @@ def record(i: int, idle: float) -> AgentRecord:
 @given(st.integers(0, 2**32 - 1))
 def test_blocked_list_keeps_order_across_block_splits(seed: int) -> None:
     rng = random.Random(seed)
-    key = _IDLE_KEY[1]
     items = _Sorted()
     live = []
     for i in range(1500):
-        r = record(i, float(rng.randint(0, 300)))
-        items.insert(r, key)
-        live.append(r)
+        entry = record(i, float(rng.randint(0, 300))).keys[1]
+        items.insert(entry)
+        live.append(entry)
         if rng.random() < 0.3:
             victim = live.pop(rng.randrange(len(live)))
-            items.remove(victim, key)
-    assert [a.agent_id for a in items] == [a.agent_id for a in sorted(live, key=key)]
+            items.remove(victim)
+    assert list(items) == sorted(live)
     assert all(0 < len(b) <= 512 for b in items.blocks)
+    assert items.maxes == [b[-1] for b in items.blocks]
 
 
 def test_index_with_thousands_of_agents_finds_longest_idle():

@@ -14,9 +14,8 @@ from __future__ import annotations
 import heapq
 import itertools
 from bisect import bisect_left, insort
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from operator import attrgetter
 
 from omni_router.domain.model import (
     ANY_SKILL,
@@ -31,38 +30,26 @@ from omni_router.domain.model import (
 
 _GROUP_INDEX = {g: i for i, g in enumerate(GROUPS)}
 _capacity_cache: dict[tuple[int, ...], tuple[int, ...]] = {}
-_languages_cache: dict[frozenset[str], frozenset[str]] = {}
 
 
-_IDLE = ("idle0", "idle1", "idle2", "idle3")
-_RR = ("rr0", "rr1", "rr2", "rr3")
-_IDLE_KEY = tuple(attrgetter(name, "agent_id") for name in _IDLE)
-_RR_KEY = tuple(attrgetter(name, "agent_id") for name in _RR)
 _ALL_GROUPS = range(len(GROUPS))
+_RR = len(GROUPS)  # offset of the round-robin entries in AgentRecord.keys
+
+Entry = tuple[float, str]
+"""An agent's place in one order: (order key, agent id). Agent ids are unique, so entries never tie,
+and sorted lists of entries compare in C with no key function."""
 
 
 class AgentRecord:
     """The core's live view of one agent (slotted: the index holds many of them).
 
-    Order keys are per capacity group: `idle<g>` is when the agent last got or finished a
-    conversation of group g (or became available), `rr<g>` the turn of its last assignment.
+    Order keys are per capacity group: `keys[g]` is (when the agent last got or finished a
+    conversation of group g, or became available; agent id), `keys[4 + g]` (the turn of its last
+    assignment in g; agent id). The entries are immutable and shared while equal, and the
+    index's sorted lists hold these very tuples.
     """
 
-    __slots__ = (
-        "agent_id",
-        "capacity",
-        "idle0",
-        "idle1",
-        "idle2",
-        "idle3",
-        "load",
-        "presence",
-        "rr0",
-        "rr1",
-        "rr2",
-        "rr3",
-        "skills",
-    )
+    __slots__ = ("agent_id", "capacity", "keys", "load", "presence", "skills")
 
     def __init__(self, profile: AgentProfile, *, now: float) -> None:
         self.agent_id = profile.agent_id
@@ -71,23 +58,21 @@ class AgentRecord:
         self.capacity: tuple[int, ...] = _capacity_cache.setdefault(capacity, capacity)
         self.load: list[int] = [0, 0, 0, 0]
         self.presence = profile.presence
-        self.idle0 = self.idle1 = self.idle2 = self.idle3 = now
-        self.rr0 = self.rr1 = self.rr2 = self.rr3 = 0.0
+        idle: Entry = (now, self.agent_id)
+        rr: Entry = (0.0, self.agent_id)
+        self.keys: list[Entry] = [idle, idle, idle, idle, rr, rr, rr, rr]
 
     def spare(self, group: int) -> int:
         return self.capacity[group] - self.load[group]
 
     def idle_key(self, group: int) -> float:
-        value: float = getattr(self, _IDLE[group])
-        return value
+        return self.keys[group][0]
 
     def rr_key(self, group: int) -> float:
-        value: float = getattr(self, _RR[group])
-        return value
+        return self.keys[_RR + group][0]
 
     def copy_keys(self, other: AgentRecord) -> None:
-        for name in (*_IDLE, *_RR):
-            setattr(self, name, getattr(other, name))
+        self.keys = list(other.keys)
 
     @property
     def languages(self) -> frozenset[str]:
@@ -108,56 +93,83 @@ _BLOCK = 256
 
 
 class _Sorted:
-    """Agents sorted by a key, held in blocks of at most 2 * _BLOCK: an insert or removal moves a
-    block's worth of pointers, not the whole bucket, so huge buckets (`*`, a common language)
-    stay cheap to update."""
+    """Entries in sorted order, held in blocks of at most 2 * _BLOCK (with each block's last entry
+    in `maxes`): an insert or removal moves a block's worth of pointers, not the whole bucket, so
+    huge buckets (`*`, a common language) stay cheap to update."""
 
-    __slots__ = ("blocks",)
+    __slots__ = ("blocks", "maxes")
 
     def __init__(self) -> None:
-        self.blocks: list[list[AgentRecord]] = []
+        self.blocks: list[list[Entry]] = []
+        self.maxes: list[Entry] = []
 
     def __bool__(self) -> bool:
         return bool(self.blocks)
 
-    def __iter__(self) -> Iterator[AgentRecord]:
-        return itertools.chain.from_iterable(self.blocks)
-
-    def insert(self, agent: AgentRecord, key: Callable[[AgentRecord], tuple[float, str]]) -> None:
+    def __iter__(self) -> Iterator[Entry]:
         blocks = self.blocks
-        if not blocks:
-            blocks.append([agent])
-            return
         if len(blocks) == 1:
-            i = 0
-        else:
-            i = bisect_left(blocks, key(agent), key=lambda b: key(b[-1]))
-            if i == len(blocks):
-                i -= 1
-        block = blocks[i]
-        insort(block, agent, key=key)
-        if len(block) > 2 * _BLOCK:
-            blocks[i : i + 1] = [block[:_BLOCK], block[_BLOCK:]]
+            return iter(blocks[0])
+        return itertools.chain.from_iterable(blocks)
 
-    def remove(self, agent: AgentRecord, key: Callable[[AgentRecord], tuple[float, str]]) -> None:
+    def first(self) -> Entry:
+        return self.blocks[0][0]
+
+    def insert(self, entry: Entry) -> None:
         blocks = self.blocks
-        k = key(agent)
-        i = 0 if len(blocks) == 1 else bisect_left(blocks, k, key=lambda b: key(b[-1]))
+        maxes = self.maxes
+        n = len(blocks)
+        if n == 0:
+            blocks.append([entry])
+            maxes.append(entry)
+            return
+        if entry > maxes[-1]:  # the common case: a fresh key (now, a new turn) goes last
+            i = n - 1
+            block = blocks[i]
+            block.append(entry)
+            maxes[i] = entry
+        else:
+            i = 0 if n == 1 else bisect_left(maxes, entry)
+            block = blocks[i]
+            insort(block, entry)
+        if len(block) > 2 * _BLOCK:
+            half = block[_BLOCK:]
+            del block[_BLOCK:]
+            blocks.insert(i + 1, half)
+            maxes[i] = block[-1]
+            maxes.insert(i + 1, half[-1])
+
+    def remove(self, entry: Entry) -> None:
+        blocks = self.blocks
+        maxes = self.maxes
+        i = 0 if len(blocks) == 1 else bisect_left(maxes, entry)
         block = blocks[i]
-        j = bisect_left(block, k, key=key)
-        while block[j] is not agent:  # equal keys only when two records share an id; never in practice
-            j += 1
+        j = bisect_left(block, entry)
         del block[j]
         if not block:
             del blocks[i]
+            del maxes[i]
+        elif j == len(block):
+            maxes[i] = block[-1]
+
+
+class _Level:
+    """The buckets of one (group, skill, level), by spare slots, and how many agents they hold."""
+
+    __slots__ = ("count", "spares")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.spares: dict[int, _Bucket] = {}
 
 
 class _Bucket:
-    __slots__ = ("by_idle", "by_rr")
+    __slots__ = ("by_idle", "by_rr", "level")
 
-    def __init__(self) -> None:
+    def __init__(self, level: _Level) -> None:
         self.by_idle = _Sorted()
         self.by_rr = _Sorted()
+        self.level = level
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +183,10 @@ class AgentIndex:
 
     def __init__(self) -> None:
         self.agents: dict[str, AgentRecord] = {}
-        # (group, skill) -> level -> spare slots -> bucket, and (group, skill) -> level -> agents
-        self._tree: dict[tuple[int, str], dict[int, dict[int, _Bucket]]] = {}
-        self._counts: dict[tuple[int, str], dict[int, int]] = {}
+        # (group, skill) -> level -> its buckets by spare slots (and its agent count), and the
+        # same buckets flat by (group, skill, level, spare) for maintenance
+        self._tree: dict[tuple[int, str], dict[int, _Level]] = {}
+        self._buckets: dict[tuple[int, str, int, int], _Bucket] = {}
         # "no agent meets R in group g" stays true until an agent having all of R's terms gains a
         # place in g; such an agent bumps the epoch of every one of its terms there, so a cached
         # answer is still valid while at least one of R's term epochs is unchanged
@@ -205,8 +218,8 @@ class AgentIndex:
         self._unindex(agent, _ALL_GROUPS)
         agent.presence = presence
         if presence is Presence.AVAILABLE:
-            for name in _IDLE:
-                setattr(agent, name, now)
+            idle: Entry = (now, agent.agent_id)
+            agent.keys[:_RR] = [idle] * _RR
         self._index(agent, _ALL_GROUPS)
         self._bump(agent, _ALL_GROUPS)
 
@@ -227,9 +240,9 @@ class AgentIndex:
         value = before + delta if absolute is None else absolute
         agent.load[group] = max(0, value)
         if idle_key is not None:
-            setattr(agent, _IDLE[group], idle_key)
+            agent.keys[group] = (idle_key, agent.agent_id)
         if rr_key is not None:
-            setattr(agent, _RR[group], rr_key)
+            agent.keys[_RR + group] = (rr_key, agent.agent_id)
         self._index(agent, groups)
         if agent.load[group] < before:
             self._bump(agent, groups)
@@ -244,47 +257,61 @@ class AgentIndex:
                     key = (g, skill)
                     epochs[key] = epochs.get(key, 0) + 1
 
-    def _memberships(self, agent: AgentRecord, groups: Iterable[int]) -> Iterator[tuple[int, str, int, int]]:
+    def _index(self, agent: AgentRecord, groups: Iterable[int]) -> None:
         if agent.presence is not Presence.AVAILABLE:
             return
+        buckets = self._buckets
+        keys = agent.keys
         for g in groups:
             spare = agent.capacity[g] - agent.load[g]
             if spare <= 0:
                 continue
+            idle = keys[g]
+            rr = keys[_RR + g]
             for skill, level in agent.skills.items():
-                yield (g, skill, level, spare)
+                bucket = buckets.get((g, skill, level, spare))
+                if bucket is None:
+                    bucket = self._new_bucket(g, skill, level, spare)
+                bucket.by_idle.insert(idle)
+                bucket.by_rr.insert(rr)
+                bucket.level.count += 1
 
-    def _index(self, agent: AgentRecord, groups: Iterable[int]) -> None:
-        for g, skill, level, spare in self._memberships(agent, groups):
-            levels = self._tree.get((g, skill))
-            if levels is None:
-                levels = self._tree[(g, skill)] = {}
-                self._counts[(g, skill)] = {}
-            spares = levels.get(level)
-            if spares is None:
-                spares = levels[level] = {}
-            bucket = spares.get(spare)
-            if bucket is None:
-                bucket = spares[spare] = _Bucket()
-            bucket.by_idle.insert(agent, _IDLE_KEY[g])
-            bucket.by_rr.insert(agent, _RR_KEY[g])
-            counts = self._counts[(g, skill)]
-            counts[level] = counts.get(level, 0) + 1
+    def _new_bucket(self, g: int, skill: str, level: int, spare: int) -> _Bucket:
+        levels = self._tree.get((g, skill))
+        if levels is None:
+            levels = self._tree[(g, skill)] = {}
+        node = levels.get(level)
+        if node is None:
+            node = levels[level] = _Level()
+        bucket = node.spares[spare] = self._buckets[(g, skill, level, spare)] = _Bucket(node)
+        return bucket
 
     def _unindex(self, agent: AgentRecord, groups: Iterable[int]) -> None:
-        for g, skill, level, spare in self._memberships(agent, groups):
-            levels = self._tree[(g, skill)]
-            spares = levels[level]
-            bucket = spares[spare]
-            bucket.by_idle.remove(agent, _IDLE_KEY[g])
-            bucket.by_rr.remove(agent, _RR_KEY[g])
-            counts = self._counts[(g, skill)]
-            counts[level] -= 1
-            if not bucket.by_idle:
-                del spares[spare]
-                if not spares:
-                    del levels[level]
-                    del counts[level]
+        if agent.presence is not Presence.AVAILABLE:
+            return
+        buckets = self._buckets
+        keys = agent.keys
+        for g in groups:
+            spare = agent.capacity[g] - agent.load[g]
+            if spare <= 0:
+                continue
+            idle = keys[g]
+            rr = keys[_RR + g]
+            for skill, level in agent.skills.items():
+                key = (g, skill, level, spare)
+                bucket = buckets[key]
+                bucket.by_idle.remove(idle)
+                bucket.by_rr.remove(rr)
+                node = bucket.level
+                node.count -= 1
+                if not bucket.by_idle:
+                    del buckets[key]
+                    del node.spares[spare]
+                    if not node.spares:
+                        levels = self._tree[(g, skill)]
+                        del levels[level]
+                        if not levels:
+                            del self._tree[(g, skill)]
 
     # --- queries ----------------------------------------------------------------------
 
@@ -292,10 +319,12 @@ class AgentIndex:
         return self._count(_GROUP_INDEX[group], skill, min_level)
 
     def _count(self, g: int, skill: str, min_level: int) -> int:
-        counts = self._counts.get((g, skill))
-        if not counts:
+        levels = self._tree.get((g, skill))
+        if not levels:
             return 0
-        return sum(n for level, n in counts.items() if level >= min_level)
+        if min_level <= 1:
+            return sum(node.count for node in levels.values())
+        return sum(node.count for level, node in levels.items() if level >= min_level)
 
     def best(
         self,
@@ -307,16 +336,18 @@ class AgentIndex:
     ) -> Match | None:
         """The best available agent with a spare slot in `group` meeting `requirement`, or None."""
         g = _GROUP_INDEX[group]
-        terms = requirement.as_index_terms() or ((ANY_SKILL, 1),)
+        terms = requirement.terms or _ANY_TERMS
         epochs = self._epochs
-        cached = self._nobody.get((g, requirement))
+        nobody_key = (g, requirement)
+        cached = self._nobody.get(nobody_key)
         if cached is not None:
-            if any(epochs.get((g, t[0]), 0) == e for t, e in zip(terms, cached, strict=True)):
-                return None
-            del self._nobody[(g, requirement)]
+            for t, e in zip(terms, cached, strict=True):
+                if epochs.get((g, t[0]), 0) == e:
+                    return None
+            del self._nobody[nobody_key]
         found = self._best(g, terms, requirement, strategy, exclude)
         if found is None and not exclude:
-            self._nobody[(g, requirement)] = tuple(epochs.get((g, t[0]), 0) for t in terms)
+            self._nobody[nobody_key] = tuple(epochs.get((g, t[0]), 0) for t in terms)
         return found
 
     def _best(
@@ -328,38 +359,41 @@ class AgentIndex:
         exclude: Container[str],
     ) -> Match | None:
         if strategy is Strategy.BEST_SKILL and requirement.skills:
-            pivot = max(requirement.skills, key=lambda t: (t[1], t[0]))
+            pivot = max(requirement.skills, key=_LEVEL_THEN_NAME)
+            pivot_count = self._count(g, pivot[0], pivot[1])
+        elif len(terms) == 1:
+            pivot = terms[0]
             pivot_count = self._count(g, pivot[0], pivot[1])
         else:
-            pivot, pivot_count = min(((t, self._count(g, t[0], t[1])) for t in terms), key=lambda tc: (tc[1], tc[0]))
+            pivot_count, pivot = min((self._count(g, t[0], t[1]), t) for t in terms)
         if pivot_count == 0:
             return None
-        others = [t for t in terms if t != pivot]
-        for agent in self._candidates(g, pivot, strategy):
-            if agent.agent_id in exclude:
-                continue
-            skills = agent.skills
-            if all(skills.get(name, 0) >= level for name, level in others):
-                return Match(agent, pivot_count)
-        return None
-
-    def _candidates(self, g: int, pivot: tuple[str, int], strategy: Strategy) -> Iterator[AgentRecord]:
+        others = tuple(t for t in terms if t != pivot)
         skill, min_level = pivot
-        tree = self._tree.get((g, skill), {})
+        tree = self._tree[(g, skill)]
         levels = sorted((level for level in tree if level >= min_level), reverse=True)
-        idle = _IDLE_KEY[g]
+        agents = self.agents
+        found: AgentRecord | None
         if strategy is Strategy.LEAST_LOADED:
-            present = sorted({spare for level in levels for spare in tree[level]}, reverse=True)
-            for spare in present:
-                lists = [tree[level][spare].by_idle for level in levels if spare in tree[level]]
-                yield from _merge(lists, idle)
+            found = None
+            for spare in sorted({spare for level in levels for spare in tree[level].spares}, reverse=True):
+                lists = [tree[level].spares[spare].by_idle for level in levels if spare in tree[level].spares]
+                found = _first(lists, agents, others, exclude)
+                if found is not None:
+                    break
         elif strategy is Strategy.BEST_SKILL:
+            found = None
             for level in levels:
-                yield from _merge([b.by_idle for b in tree[level].values()], idle)
+                found = _first([b.by_idle for b in tree[level].spares.values()], agents, others, exclude)
+                if found is not None:
+                    break
         elif strategy is Strategy.ROUND_ROBIN:
-            yield from _merge([b.by_rr for level in levels for b in tree[level].values()], _RR_KEY[g])
+            found = _first([b.by_rr for level in levels for b in tree[level].spares.values()], agents, others, exclude)
         else:
-            yield from _merge([b.by_idle for level in levels for b in tree[level].values()], idle)
+            found = _first(
+                [b.by_idle for level in levels for b in tree[level].spares.values()], agents, others, exclude
+            )
+        return None if found is None else Match(found, pivot_count)
 
     def eligible(self, agent: AgentRecord, group: str, requirement: Requirement) -> bool:
         """Whether this agent could take such a conversation right now."""
@@ -367,10 +401,49 @@ class AgentIndex:
         return agent.presence is Presence.AVAILABLE and agent.spare(g) > 0 and requirement.satisfied_by(agent.skills)
 
 
-def _merge(lists: list[_Sorted], key: Callable[[AgentRecord], tuple[float, str]]) -> Iterator[AgentRecord]:
+_ANY_TERMS = ((ANY_SKILL, 1),)
+
+
+def _level_then_name(term: tuple[str, int]) -> tuple[int, str]:
+    return (term[1], term[0])
+
+
+_LEVEL_THEN_NAME = _level_then_name
+
+
+def _first(
+    lists: list[_Sorted],
+    agents: Mapping[str, AgentRecord],
+    others: tuple[tuple[str, int], ...],
+    exclude: Container[str],
+) -> AgentRecord | None:
+    """The first agent, in the merged order of these sorted lists, not excluded and meeting `others`."""
+    if not lists:
+        return None
     if len(lists) == 1:
-        return iter(lists[0])
-    return heapq.merge(*lists, key=key)
+        merged: Iterable[Entry] = lists[0]
+    else:
+        # the common case: the smallest head qualifies, and no merge needs to be set up
+        head = min([s.first() for s in lists])
+        agent = agents[head[1]]
+        if _fits(agent, others, exclude):
+            return agent
+        merged = heapq.merge(*lists)
+    for entry in merged:
+        agent = agents[entry[1]]
+        if _fits(agent, others, exclude):
+            return agent
+    return None
+
+
+def _fits(agent: AgentRecord, others: tuple[tuple[str, int], ...], exclude: Container[str]) -> bool:
+    if agent.agent_id in exclude:
+        return False
+    skills = agent.skills
+    for name, level in others:  # noqa: SIM110 - a plain loop is faster on this hot path
+        if skills.get(name, 0) < level:
+            return False
+    return True
 
 
 def group_index(group: str) -> int:
