@@ -382,7 +382,7 @@ async def claim_many(conn: asyncpg.Connection, claims: Sequence[ClaimSpec], *, e
                 results[i] = ClaimResult(True, conversation=conv, agent=by_agent[claims[i].agent_id])
             await add_outbox(conn, events)
             for i, result in enumerate(results):  # a loser learns the agent's load after this batch
-                if result is not None and result.agent is not None and claims[i].agent_id in by_agent:
+                if result is not None and not result.ok and result.agent is not None and claims[i].agent_id in by_agent:
                     results[i] = ClaimResult(False, agent=by_agent[claims[i].agent_id], still_waiting=True)
     out = [r for r in results if r is not None]
     assert len(out) == len(claims)
