@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 
 from omni_router.adapters import postgres as pg
+from omni_router.customers import add_customer_routes
 from omni_router.domain.classification import RoutingConfig, RoutingConfigError, parse_routing_config
 from omni_router.domain.model import GROUPS, Presence, group_of
 from omni_router.handlers import Router, RouterMetrics, upsert_agent_row
@@ -199,6 +200,8 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
         if row is None:
             raise ApiError(404, "unknown_agent", f"no agent {agent_id!r}; create it with PUT /v1/agents/{agent_id}")
         return row
+
+    add_customer_routes(app, pool=pool, auth=auth)
 
     # --- agents --------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import structlog
 
 from omni_router.adapters import postgres as pg
 from omni_router.domain.classification import Message, RoutingConfig
+from omni_router.domain.identity import identity_key
 from omni_router.domain.model import (
     GROUPS,
     AgentProfile,
@@ -95,6 +96,11 @@ def profile_from_row(row: asyncpg.Record) -> AgentProfile:
         capacity={g: row[pg.cap_col(g)] for g in GROUPS},
         presence=Presence(row["presence"]),
     )
+
+
+def _identity_of(message: Any) -> str:
+    """The sender's customer identity key (e-mail and phone as they are, other ids scoped to the channel)."""
+    return identity_key(message.channel.value, message.customer.address)
 
 
 class RouterMetrics:
@@ -758,7 +764,7 @@ class Router:
         self, conn: asyncpg.Connection, msgs: list[Any], *, now: datetime
     ) -> tuple[list[asyncpg.Record], dict[str, list[CloudEvent]]]:
         """Open one conversation per message (distinct threads): customers, last agents, rows, events."""
-        proposed = {m.customer.address: f"cust-{uuid.uuid4()}" for m in msgs}
+        proposed = {_identity_of(m): f"cust-{uuid.uuid4()}" for m in msgs}
         customers = await pg.resolve_customers(conn, proposed)
         known = sorted({c for a, c in customers.items() if c != proposed[a]})  # new customers have no last agent
         last_agents = await pg.last_agents_of_customers(conn, known) if known else {}
@@ -767,7 +773,7 @@ class Router:
             outcome = self.config.classify(
                 Message(channel=m.channel.value, text=m.text, subject=m.subject, language=m.language, tier=m.tier)
             )
-            customer_id = customers[m.customer.address]
+            customer_id = customers[_identity_of(m)]
             values.append(
                 (
                     uuid.uuid4(),
@@ -894,7 +900,7 @@ class Router:
                     C + "queued.v1", self._conversation_data(row, agent_id=None, rule=row["rule"], widening_step=0)
                 ),
             ]
-        customer_id = await pg.resolve_customer(conn, m.customer.address, new_id=f"cust-{uuid.uuid4()}")
+        customer_id = await pg.resolve_customer(conn, _identity_of(m), new_id=f"cust-{uuid.uuid4()}")
         last_agent = await pg.last_agent_of_customer(conn, customer_id)
         outcome = self.config.classify(
             Message(channel=m.channel.value, text=m.text, subject=m.subject, language=m.language, tier=m.tier)
