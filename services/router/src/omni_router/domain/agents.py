@@ -318,6 +318,10 @@ class AgentIndex:
     def eligible_count(self, group: str, skill: str, min_level: int) -> int:
         return self._count(_GROUP_INDEX[group], skill, min_level)
 
+    def count_at_least(self, g: int, skill: str, min_level: int) -> int:
+        """Available agents with a spare slot in group index `g` having `skill` at `min_level` or more."""
+        return self._count(g, skill, min_level)
+
     def _count(self, g: int, skill: str, min_level: int) -> int:
         levels = self._tree.get((g, skill))
         if not levels:

@@ -78,7 +78,8 @@ class RoutingCore:
             self.queues[default_queue] = QueueSpec(default_queue)
         self.default_queue = default_queue
         self.agents = AgentIndex()
-        self.waiting = WaitingIndex()
+        # a waiting bucket is found through its requirement's term the fewest available agents meet
+        self.waiting = WaitingIndex(rarity=self.agents.count_at_least)
         self.held: dict[str, Held] = {}
         self._timers: list[tuple[float, int, str, str, int]] = []
         self._seq = 0

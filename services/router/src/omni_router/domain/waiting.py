@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, insort
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from operator import attrgetter
 
 from omni_router.domain.model import ANY_SKILL, Requirement, RoutingRequest
@@ -58,18 +58,37 @@ def queue_order(conv: WaitingConversation) -> tuple[int, float, float, str]:
 
 
 _ORDER = attrgetter("order")
+_ANY = (ANY_SKILL, 1)
 
 
 class WaitingIndex:
-    """Waiting conversations by (group, requirement), each bucket in queue order."""
+    """Waiting conversations by (group, requirement), each bucket in queue order.
 
-    def __init__(self) -> None:
+    Each bucket is found through one anchor term of its requirement, (skill, minimum level): the
+    term met by the fewest agents when the bucket opens, if `rarity(group, skill, min_level)` is
+    given, else the first term (`*` for none). An agent only looks at the buckets anchored on a
+    skill it has at the anchor's level or higher.
+    """
+
+    def __init__(self, rarity: Callable[[int, str, int], int] | None = None) -> None:
         self.by_id: dict[str, WaitingConversation] = {}
+        self._rarity = rarity
         self._buckets: dict[tuple[int, Requirement], list[WaitingConversation]] = {}
-        self._anchors: dict[tuple[int, str], set[Requirement]] = {}
+        # (group, anchor skill) -> anchor level -> requirements; and each bucket's anchor
+        self._anchors: dict[tuple[int, str], dict[int, set[Requirement]]] = {}
+        self._anchor_of: dict[tuple[int, Requirement], tuple[str, int]] = {}
 
     def __len__(self) -> int:
         return len(self.by_id)
+
+    def _anchor(self, group: int, requirement: Requirement) -> tuple[str, int]:
+        terms = requirement.terms
+        if not terms:
+            return _ANY
+        rarity = self._rarity
+        if rarity is None or len(terms) == 1:
+            return terms[0]
+        return min(terms, key=lambda t: (rarity(group, t[0], t[1]), -t[1], t[0]))
 
     def add(self, conv: WaitingConversation) -> None:
         self.by_id[conv.conversation_id] = conv
@@ -77,10 +96,16 @@ class WaitingIndex:
         key = (conv.group, conv.requirement)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = []
-            terms = conv.requirement.as_index_terms()
-            anchor = terms[0][0] if terms else ANY_SKILL
-            self._anchors.setdefault((conv.group, anchor), set()).add(conv.requirement)
+            self._buckets[key] = [conv]
+            skill, level = self._anchor_of[key] = self._anchor(conv.group, conv.requirement)
+            levels = self._anchors.get((conv.group, skill))
+            if levels is None:
+                levels = self._anchors[(conv.group, skill)] = {}
+            anchored = levels.get(level)
+            if anchored is None:
+                anchored = levels[level] = set()
+            anchored.add(conv.requirement)
+            return
         insort(bucket, conv, key=_ORDER)
 
     def remove(self, conversation_id: str) -> WaitingConversation | None:
@@ -95,12 +120,14 @@ class WaitingIndex:
         del bucket[i]
         if not bucket:
             del self._buckets[key]
-            terms = conv.requirement.as_index_terms()
-            anchor = terms[0][0] if terms else ANY_SKILL
-            anchored = self._anchors[(conv.group, anchor)]
+            skill, level = self._anchor_of.pop(key)
+            levels = self._anchors[(conv.group, skill)]
+            anchored = levels[level]
             anchored.discard(conv.requirement)
             if not anchored:
-                del self._anchors[(conv.group, anchor)]
+                del levels[level]
+                if not levels:
+                    del self._anchors[(conv.group, skill)]
         return conv
 
     def best_for(
@@ -108,29 +135,36 @@ class WaitingIndex:
     ) -> WaitingConversation | None:
         """The first conversation in queue order that an agent with these skills may take."""
         best: WaitingConversation | None = None
-        for skill in skills:
-            for requirement in self._anchors.get((group, skill), ()):
-                bucket = self._buckets[(group, requirement)]
-                if best is not None and bucket[0].order >= best.order:
-                    continue  # sorted: nothing in this bucket beats the best so far
-                if not requirement.satisfied_by(skills):
+        anchors = self._anchors
+        buckets = self._buckets
+        for skill, have in skills.items():
+            levels = anchors.get((group, skill))
+            if levels is None:
+                continue
+            for need, requirements in levels.items():
+                if need > have:
                     continue
-                for conv in self._takeable(bucket, agent_id, now, skip):
-                    if best is None or conv.order < best.order:
-                        best = conv
-                    break
+                for requirement in requirements:
+                    bucket = buckets[(group, requirement)]
+                    if best is not None and bucket[0].order >= best.order:
+                        continue  # sorted: nothing in this bucket beats the best so far
+                    for name, level in requirement.terms:
+                        if skills.get(name, 0) < level:
+                            break
+                    else:
+                        for conv in bucket:
+                            if agent_id in conv.declined or conv.conversation_id in skip:
+                                continue
+                            if (
+                                conv.sticky_agent is not None
+                                and conv.sticky_agent != agent_id
+                                and now < conv.sticky_until
+                            ):
+                                continue
+                            if best is None or conv.order < best.order:
+                                best = conv
+                            break
         return best
-
-    @staticmethod
-    def _takeable(
-        bucket: list[WaitingConversation], agent_id: str, now: float, skip: Container[str]
-    ) -> Iterator[WaitingConversation]:
-        for conv in bucket:
-            if agent_id in conv.declined or conv.conversation_id in skip:
-                continue
-            if conv.sticky_agent is not None and conv.sticky_agent != agent_id and now < conv.sticky_until:
-                continue
-            yield conv
 
     def all(self) -> Iterator[WaitingConversation]:
         return iter(list(self.by_id.values()))
