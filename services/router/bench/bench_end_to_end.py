@@ -2,8 +2,9 @@
 (run: .venv/bin/python services/router/bench/bench_end_to_end.py; needs the local servers).
 
 1. Assignments per second from `omni.message.received.v1` in to `omni.conversation.assigned.v1`
-   out, against the rate of the bare atomic claim (the same SQL transaction called alone, one
-   at a time, as one replica makes them).
+   out, against the rate of the bare atomic claim (the single-claim SQL transaction,
+   `pg.try_claim`, called alone, one at a time). The router itself claims the decisions of a
+   consumed batch together (`pg.claim_many`), so the ratio may exceed 1.
 2. p99 time from publishing a message event to seeing its assigned event (free agents),
    against the p99 of a bare Kafka produce-to-consume round trip.
 
