@@ -36,6 +36,8 @@ async def test_concurrent_claim_batches_never_double_assign_nor_exceed_capacity(
                 """insert into router_agents (agent_id, cap_chat, cap_email, presence) values
                      ('a1', 3, 0, 'available'), ('a2', 5, 0, 'busy'), ('a3', 4, 1, 'available')"""
             )
+            # a1 holds two e-mails from before its e-mail capacity was lowered to 0: chats still fit
+            await conn.execute("update router_agents set load_email = 2 where agent_id = 'a1'")
             cids = sorted(uuid.uuid4() for _ in range(12))
             await conn.executemany(
                 """insert into router_conversations (conversation_id, thread_key, customer_id, channel, state, queue,
@@ -82,7 +84,7 @@ async def test_concurrent_claim_batches_never_double_assign_nor_exceed_capacity(
         assigned = {r["conversation_id"]: r["agent_id"] for r in rows if r["state"] == "assigned"}
         assert assigned == {cid: agent for cid, agent, _ in won}
         assert sorted((h["conversation_id"], h["agent_id"]) for h in history) == sorted(assigned.items())
-        assert agents["a1"]["load_chat"] == 3
+        assert (agents["a1"]["load_chat"], agents["a1"]["load_email"]) == (3, 2)
         assert agents["a2"]["load_chat"] == 0
         assert agents["a3"]["load_chat"] == per_agent[("a3", "chat")]
         assert agents["a3"]["load_email"] == per_agent[("a3", "email")]

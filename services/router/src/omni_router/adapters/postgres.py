@@ -353,7 +353,8 @@ async def claim_many(conn: asyncpg.Connection, claims: Sequence[ClaimSpec], *, e
             agent_ids = sorted({a for a, _ in taken})
             adds = {g: [taken.get((a, g), 0) for a in agent_ids] for g in GROUPS}
             sets = ", ".join(f"{load_col(g)} = a.{load_col(g)} + v.{g}" for g in GROUPS)
-            guard = " and ".join(f"a.{load_col(g)} + v.{g} <= a.{cap_col(g)}" for g in GROUPS)
+            # only the groups a claim adds to: a load may sit above a capacity lowered since
+            guard = " and ".join(f"(v.{g} = 0 or a.{load_col(g)} + v.{g} <= a.{cap_col(g)})" for g in GROUPS)
             agent_rows = await conn.fetch(
                 f"""update router_agents a set {sets}, version = {_NEXT}, updated_at = now()
                       from unnest($1::text[], {", ".join(f"${n}::int[]" for n in range(2, 2 + len(GROUPS)))})
