@@ -697,7 +697,9 @@ class Router:
                     plan.append((m, "opened", key))
             opened_events: dict[str, list[CloudEvent]] = {}
             for key, prev in reopening.items():
-                row, evs = await self._reopen(conn, prev, reopening_message=next(m for m, k, t in plan if t == key))
+                row, evs = await self._reopen(
+                    conn, prev, reopening_message=next(m for m, k, t in plan if t == key and k == "reopened")
+                )
                 live[key] = row
                 touched.append(row)
                 opened_events[key] = evs

@@ -143,11 +143,12 @@ async def test_a_batch_of_message_events_opens_replies_dedupes_and_assigns(
         agent = (await client.get("/v1/agents/batch-agent", headers=AUTH)).json()
         assert agent["load"]["chat"] == 4
 
-        # resolved, then two messages of the thread in one batch: one reopen, one reply
+        # resolved, then an auto-reply and two messages of the thread in one batch: one reopen, one reply
         cid = str(opened["b-2"].conversation_id)
         r = await client.post(f"/v1/conversations/{cid}/resolve", json={"agent_id": "batch-agent"}, headers=AUTH)
         assert r.status_code == 200, r.text
-        await router.on_messages([message("b-2", "one more thing"), message("b-2", "and another")])
+        again = message("b-2", "one more thing")
+        await router.on_messages([message("b-2", "auto", auto_reply=True), again, message("b-2", "and another")])
         later = await read_events(kafka_bootstrap, CONV + topic_suffix, count=18, timeout_s=30)
         history = [e.type.split(".")[2] for e in later if str(e.data.conversation_id) == cid]  # one partition
         assert history == [
@@ -160,6 +161,8 @@ async def test_a_batch_of_message_events_opens_replies_dedupes_and_assigns(
             "customer_replied",
             "assigned",
         ], history
+        reopened = next(e.data for e in later if e.type.endswith(".reopened.v1"))
+        assert reopened.message_id == again.data.message_id
         row = await pool.fetchrow(
             "select state, agent_id from router_conversations where conversation_id = $1", uuid.UUID(cid)
         )
