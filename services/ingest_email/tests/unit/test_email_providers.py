@@ -94,6 +94,7 @@ def test_mailgun_signature_recipe_freshness_and_tampering() -> None:
     assert signature_problem("key-1", timestamp=ts, token=token, signature=good, now=now + 901) == "stale_timestamp"
     assert signature_problem("key-1", timestamp=ts, token=token, signature=None, now=now) == "missing_signature"
     assert signature_problem("key-1", timestamp="soon", token=token, signature=good, now=now) == "bad_signature"
+    assert signature_problem("key-1", timestamp=ts, token=token, signature="é" + good[1:], now=now) == "bad_signature"
 
 
 def test_mailgun_urlencoded_route_post_threads_from_message_headers() -> None:

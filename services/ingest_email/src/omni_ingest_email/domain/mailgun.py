@@ -30,7 +30,7 @@ def signature_problem(
     except ValueError:
         return "bad_signature"
     expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):  # bytes: any text compares
         return "bad_signature"
     if abs(now - sent) > MAX_AGE_S:
         return "stale_timestamp"
