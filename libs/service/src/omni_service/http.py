@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -46,50 +47,102 @@ class BodyTooLarge(Exception):
     pass
 
 
-class BodyLimitMiddleware:
-    """413 for a body over the limit, by Content-Length or by counting a streamed body."""
+@dataclass(slots=True)
+class BodyLimits:
+    """Request body limits: `default`, per exact path and per path prefix (the first that matches).
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    `on_oversize(path)` is told of every 413 answered on a path (a service counts them as rejections).
+    A service tunes them after `create_http_app` through `app.state.body_limits`.
+    """
+
+    default: int
+    paths: dict[str, int] = field(default_factory=dict)
+    prefixes: dict[str, int] = field(default_factory=dict)
+    on_oversize: Callable[[str], None] | None = None
+
+    def limit_for(self, path: str) -> int:
+        limit = self.paths.get(path)
+        if limit is not None:
+            return limit
+        for prefix, value in self.prefixes.items():
+            if path.startswith(prefix):
+                return value
+        return self.default
+
+
+class HttpEdgeMiddleware:
+    """One pure ASGI layer for every request: request metrics, and 413 (JSON) for a body over its limit,
+    by Content-Length or by counting a streamed body."""
+
+    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, limits: BodyLimits) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.metrics = metrics
+        self.limits = limits
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = scope.get("state", {}).get("max_body_bytes", self.max_bytes)
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > limit
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    await _send_json(send, 413, error_body("payload_too_large", f"body over {limit} bytes"))
-                    return
-        seen = 0
+        started = time.perf_counter()
+        path = scope.get("path", "")
+        limit = self.limits.limit_for(path)
+        status = 500
         response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await _send_json(send, 413, error_body("payload_too_large", f"body over {limit} bytes"))
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    try:
+                        too_big = int(value) > limit
+                    except ValueError:
+                        too_big = False
+                    if too_big:
+                        status = 413
+                        await _send_json(send, 413, error_body("payload_too_large", f"body over {limit} bytes"))
+                        return
+            seen = 0
+
+            async def counting_receive() -> Message:
+                nonlocal seen
+                message = await receive()
+                if message["type"] == "http.request":
+                    seen += len(message.get("body", b""))
+                    if seen > limit:
+                        raise BodyTooLarge
+                return message
+
+            async def tracking_send(message: Message) -> None:
+                nonlocal status, response_started
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    response_started = True
+                await send(message)
+
+            try:
+                await self.app(scope, counting_receive, tracking_send)
+            except BodyTooLarge:
+                if not response_started:
+                    status = 413
+                    await _send_json(send, 413, error_body("payload_too_large", f"body over {limit} bytes"))
+        finally:
+            if status == 413 and self.limits.on_oversize is not None:
+                self.limits.on_oversize(path)
+            route = scope.get("route")
+            self._observe(scope.get("method", "GET"), getattr(route, "path", None) or "unmatched", status, started)
+
+    def _observe(self, method: str, route: str, status: int, started: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            service = self.metrics.service
+            children = (
+                self.metrics.http_requests.labels(service, method, route, str(status)),
+                self.metrics.http_seconds.labels(service, method, route),
+            )
+            if len(self._children) < 1000:  # the label children of the usual requests, not of every odd method
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(time.perf_counter() - started)
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -106,35 +159,6 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "GET")
-            service = self.metrics.service
-            self.metrics.http_requests.labels(service, method, path, str(status)).inc()
-            self.metrics.http_seconds.labels(service, method, path).observe(time.perf_counter() - started)
-
-
 def create_http_app(
     *,
     service: str,
@@ -145,7 +169,10 @@ def create_http_app(
     version: str = "0.1.0",
     max_body_bytes: int = 1024 * 1024,
 ) -> FastAPI:
-    """A FastAPI app with `/healthz`, `/readyz`, `/metrics` and JSON errors; add routes to it."""
+    """A FastAPI app with `/healthz`, `/readyz`, `/metrics` and JSON errors; add routes to it.
+
+    Bodies over `max_body_bytes` are answered 413; per-path limits go in `app.state.body_limits`.
+    """
     app = FastAPI(title=f"omni {service}", description=description, version=version, lifespan=lifespan)
     app.state.metrics = metrics
 
@@ -216,8 +243,8 @@ def create_http_app(
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.body_limits = BodyLimits(default=max_body_bytes)
+    app.add_middleware(HttpEdgeMiddleware, metrics=metrics, limits=app.state.body_limits)
     return app
 
 

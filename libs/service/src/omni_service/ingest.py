@@ -4,10 +4,18 @@ A provider's redelivery of a message it already delivered yields no second event
 provider-scoped id is remembered in Redis (with a TTL) once Kafka acknowledged the event, and
 the event id and message id are derived from it, so even a redelivery that races the first
 delivery (or arrives while Redis is away) carries the same CloudEvents `id` and consumers drop it.
+
+Round trips are shared: the look-ups of every delivery that reaches the pipeline in the same
+event-loop turn go to Redis as one MGET, and the ids to remember are written in one pipelined
+batch after the ack, without holding the answer. Until its write is confirmed an acknowledged
+id is remembered in the process too (and, if Redis is away, the last HELD_IDS of them stay
+there), so a redelivery to the same process is a duplicate; `drain()` (at shutdown, before
+Redis closes) waits for the writes, so a restart forgets nothing Redis could take.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Sequence
@@ -26,6 +34,7 @@ log = structlog.get_logger(__name__)
 
 _NAMESPACE = uuid.UUID("6f6d6e69-0000-4000-8000-696e67657374")  # "omni" ... "ingest"
 DEDUPE_TTL_S = 7 * 24 * 3600
+HELD_IDS = 100_000
 
 
 def stable_id(provider: str, dedupe_key: str, *, kind: str = "message") -> uuid.UUID:
@@ -97,6 +106,10 @@ class IngestPipeline:
         self.metrics = IngestMetrics(metrics)
         self.service = metrics.service
         self.dedupe_ttl_s = dedupe_ttl_s
+        self._lookups: list[tuple[list[str], asyncio.Future[list[bool]]]] = []
+        self._remembering: dict[str, None] = {}  # acknowledged, Redis write not confirmed (oldest first)
+        self._to_remember: list[str] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def received(self, provider: str) -> float:
         self.metrics.received.labels(self.service, provider).inc()
@@ -112,14 +125,78 @@ class IngestPipeline:
         return f"omni:ingest:seen:{provider}:{dedupe_key}"
 
     async def _seen(self, keys: list[str]) -> list[bool]:
+        """Whether each key was delivered before; one MGET for every caller of this loop turn."""
         if not keys:
             return []
+        held = [key in self._remembering for key in keys]  # before the MGET goes out: a confirmed write is in it
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[bool]] = loop.create_future()
+        self._lookups.append((keys, future))
+        if len(self._lookups) == 1:
+            loop.call_soon(self._start_lookup)
+        seen = await future
+        return [a or b for a, b in zip(held, seen, strict=True)]
+
+    def _start_lookup(self) -> None:
+        batch, self._lookups = self._lookups, []
+        task = asyncio.ensure_future(self._lookup(batch))
+        task.add_done_callback(_consume_result)
+
+    async def _lookup(self, batch: list[tuple[list[str], asyncio.Future[list[bool]]]]) -> None:
+        keys = [key for wanted, _ in batch for key in wanted]
         try:
             values = await self.redis.mget(keys)
         except (RedisError, OSError) as exc:
             log.warning("dedupe store unavailable; relying on stable event ids", error=str(exc))
-            return [False] * len(keys)
-        return [v is not None for v in values]
+            values = [None] * len(keys)
+        except BaseException as exc:
+            for _, future in batch:
+                if future.done():
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+            raise
+        at = 0
+        for wanted, future in batch:
+            if not future.done():
+                future.set_result([v is not None for v in values[at : at + len(wanted)]])
+            at += len(wanted)
+
+    def _remember(self, keys: set[str]) -> None:
+        """Write acknowledged ids to Redis in the background, batched; the process holds them meanwhile."""
+        for key in keys:
+            self._remembering.pop(key, None)
+            self._remembering[key] = None
+        self._to_remember.extend(keys)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_remembered(), name=f"{self.service}-dedupe-writer")
+
+    async def _write_remembered(self) -> None:
+        while self._to_remember:
+            batch, self._to_remember = self._to_remember[:1000], self._to_remember[1000:]
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for key in batch:
+                    pipe.set(key, b"1", ex=self.dedupe_ttl_s)
+                await pipe.execute()
+            except (RedisError, OSError) as exc:
+                log.warning(
+                    "could not remember delivered ids in Redis; held in this process, a redelivery elsewhere "
+                    "keeps its event id",
+                    error=str(exc),
+                )
+                for key in list(self._remembering)[: max(0, len(self._remembering) - HELD_IDS)]:
+                    del self._remembering[key]
+                continue
+            for key in batch:
+                self._remembering.pop(key, None)
+
+    async def drain(self) -> None:
+        """Wait until every acknowledged id is written to Redis (or given up on); call before Redis closes."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
 
     async def accept(
         self, provider: str, items: Sequence[Inbound], *, started: float | None = None, traceparent: str | None = None
@@ -158,13 +235,7 @@ class IngestPipeline:
             result.accepted.append(message.message_id)
         await self.publisher.publish_many(events)
         if batch_keys:
-            try:
-                pipe = self.redis.pipeline(transaction=False)
-                for key in batch_keys:
-                    pipe.set(self._key(provider, key), b"1", ex=self.dedupe_ttl_s)
-                await pipe.execute()
-            except (RedisError, OSError) as exc:
-                log.warning("could not remember delivered ids; a redelivery keeps its event id", error=str(exc))
+            self._remember({self._key(provider, key) for key in batch_keys})
         for item in fresh:
             self.metrics.accepted.labels(self.service, provider, item.message.channel.value).inc()
         if result.duplicates:
@@ -172,3 +243,8 @@ class IngestPipeline:
         if started is not None:
             self.metrics.ack_seconds.labels(self.service, provider).observe(time.perf_counter() - started)
         return result
+
+
+def _consume_result(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # already handed to the waiting deliveries

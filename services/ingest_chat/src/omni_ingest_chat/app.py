@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -11,13 +10,13 @@ import structlog
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omni_ingest_chat.adapters.router_client import RouterClient
 from omni_ingest_chat.domain.threads import SESSION_ID_PATTERN, chat_thread_key
 from omni_ingest_chat.domain.webchat import ChatMessageIn
 from omni_ingest_chat.handlers import TWILIO, WEBCHAT, ChatIngest
 from omni_ingest_chat.settings import Settings
+from omni_service.http import BodyLimits
 from omni_service.ingest import IngestPipeline
 from omni_service.language import warm_up
 from omni_service.redis_client import create_redis, redis_ready
@@ -78,38 +77,6 @@ SessionId = Annotated[
 ]
 
 
-class _RouteBodyLimits:
-    """Sets each endpoint's body limit for the runtime's BodyLimitMiddleware (which answers 413),
-    and counts those 413s as rejections of the endpoint's provider."""
-
-    def __init__(self, app: ASGIApp, *, sms: int, chat: int, on_oversize: Callable[[str], None]) -> None:
-        self.app = app
-        self.sms = sms
-        self.chat = chat
-        self.on_oversize = on_oversize
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        if path == TWILIO_PATH:
-            limit, provider = self.sms, TWILIO
-        elif path.startswith(CHAT_PREFIX):
-            limit, provider = self.chat, WEBCHAT
-        else:
-            await self.app(scope, receive, send)
-            return
-        scope["state"] = {**scope.get("state", {}), "max_body_bytes": limit}
-
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 413:
-                self.on_oversize(provider)
-            await send(message)
-
-        await self.app(scope, receive, counting_send)
-
-
 def create_app(settings: Settings, *, router: RouterClient | None = None) -> FastAPI:
     """The ingest_chat HTTP service; `router` overrides the router client (tests)."""
     runtime = ServiceRuntime(settings, service=SERVICE)
@@ -143,6 +110,7 @@ def create_app(settings: Settings, *, router: RouterClient | None = None) -> Fas
 
     async def on_shutdown() -> None:
         await router_client.aclose()
+        await pipeline.drain()
         await redis.aclose()
 
     runtime.on_startup.append(on_startup)
@@ -155,16 +123,16 @@ def create_app(settings: Settings, *, router: RouterClient | None = None) -> Fas
     )
     app.state.ingest = ingest
 
-    def count_oversize(provider: str) -> None:
-        pipeline.received(provider)
-        pipeline.reject(provider, "too_large")
+    def count_oversize(path: str) -> None:
+        provider = TWILIO if path == TWILIO_PATH else WEBCHAT if path.startswith(CHAT_PREFIX) else None
+        if provider is not None:
+            pipeline.received(provider)
+            pipeline.reject(provider, "too_large")
 
-    app.add_middleware(
-        _RouteBodyLimits,
-        sms=settings.sms_max_body_bytes,
-        chat=settings.chat_max_body_bytes,
-        on_oversize=count_oversize,
-    )
+    limits: BodyLimits = app.state.body_limits
+    limits.paths[TWILIO_PATH] = settings.sms_max_body_bytes
+    limits.prefixes[CHAT_PREFIX] = settings.chat_max_body_bytes
+    limits.on_oversize = count_oversize
 
     base_invalid = app.exception_handlers[RequestValidationError]
 

@@ -59,6 +59,7 @@ def create_app(settings: EmailSettings, *, publisher: EventPublisher | None = No
             yield
         finally:
             await smtp.stop()
+            await pipeline.drain()
             await publisher.stop()
             await redis.aclose()
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from omni_ingest_social.adapters.http import EndpointBodyLimits, build_router
+from omni_ingest_social.adapters.http import build_router
 from omni_ingest_social.domain import DetectLanguage, detect_language
 from omni_ingest_social.handlers import Clock, SocialWebhooks, utcnow
 from omni_ingest_social.settings import Settings
+from omni_service.http import BodyLimits
 from omni_service.ingest import IngestPipeline
 from omni_service.runtime import ServiceRuntime
 
@@ -27,12 +28,17 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, detect: DetectLangu
             pipeline.metrics.deduplicated.labels(settings.service_name, provider)
         webhooks.open(pipeline)
 
+    async def drain_pipeline() -> None:
+        await webhooks.pipeline.drain()  # before the runtime closes Redis
+
     runtime.on_startup.append(open_pipeline)
+    runtime.on_shutdown.append(drain_pipeline)
     app = runtime.http_app(
         description="Webhooks of Messenger, Instagram, WhatsApp (Meta), LINE, Telegram and X.",
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(build_router(webhooks))
-    app.add_middleware(EndpointBodyLimits, limits={"/webhooks/meta": settings.meta_max_body_bytes})
+    limits: BodyLimits = app.state.body_limits
+    limits.paths["/webhooks/meta"] = settings.meta_max_body_bytes
     app.state.webhooks = webhooks
     return app

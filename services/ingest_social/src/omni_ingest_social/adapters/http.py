@@ -6,12 +6,10 @@ below document the formats for clients and schemathesis, they are not used to pa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from omni_ingest_social.handlers import SocialWebhooks
 
@@ -284,16 +282,3 @@ def build_router(webhooks: SocialWebhooks) -> APIRouter:
         return JSONResponse((await webhooks.x(await request.body(), signature)).body())
 
     return router
-
-
-class EndpointBodyLimits:
-    """Per-path body limits, read by the shared BodyLimitMiddleware from the request's state."""
-
-    def __init__(self, app: ASGIApp, *, limits: Mapping[str, int]) -> None:
-        self.app = app
-        self.limits = dict(limits)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (limit := self.limits.get(scope.get("path", ""))) is not None:
-            scope = {**scope, "state": {**scope.get("state", {}), "max_body_bytes": limit}}
-        await self.app(scope, receive, send)
