@@ -11,7 +11,6 @@ the pivot's bucket sizes and the number of levels, not on the number of agents.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from bisect import bisect_left, insort
 from collections.abc import Container, Iterable, Iterator, Mapping
@@ -421,33 +420,30 @@ def _first(
     others: tuple[tuple[str, int], ...],
     exclude: Container[str],
 ) -> AgentRecord | None:
-    """The first agent, in the merged order of these sorted lists, not excluded and meeting `others`."""
-    if not lists:
-        return None
-    if len(lists) == 1:
-        merged: Iterable[Entry] = lists[0]
-    else:
-        # the common case: the smallest head qualifies, and no merge needs to be set up
-        head = min([s.first() for s in lists])
-        agent = agents[head[1]]
-        if _fits(agent, others, exclude):
-            return agent
-        merged = heapq.merge(*lists)
-    for entry in merged:
-        agent = agents[entry[1]]
-        if _fits(agent, others, exclude):
-            return agent
-    return None
+    """The first agent, in the merged order of these sorted lists, not excluded and meeting `others`.
 
-
-def _fits(agent: AgentRecord, others: tuple[tuple[str, int], ...], exclude: Container[str]) -> bool:
-    if agent.agent_id in exclude:
-        return False
-    skills = agent.skills
-    for name, level in others:  # noqa: SIM110 - a plain loop is faster on this hot path
-        if skills.get(name, 0) < level:
-            return False
-    return True
+    No merge: the lists are walked one after another, smallest head first, each only as long as its
+    entries sort before the best agent found so far (in the common case the first head qualifies
+    and every other list stops at its head)."""
+    if len(lists) > 1:
+        lists.sort(key=_Sorted.first)
+    best: Entry | None = None
+    found: AgentRecord | None = None
+    for items in lists:
+        for entry in items:
+            if best is not None and entry > best:
+                break
+            agent = agents[entry[1]]
+            if agent.agent_id in exclude:
+                continue
+            skills = agent.skills
+            for name, level in others:
+                if skills.get(name, 0) < level:
+                    break
+            else:
+                best, found = entry, agent
+                break
+    return found
 
 
 def group_index(group: str) -> int:
