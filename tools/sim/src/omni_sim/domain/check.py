@@ -149,6 +149,18 @@ def check_run(
         "resolved": float(view.count("resolved")),
         "abandoned": float(view.count("abandoned")),
     }
+    if sla_events is not None:
+        ours = set(view.conversation_events)
+        for kind in ("warning", "breached", "met"):
+            counts[f"sla_{kind}"] = float(
+                len(
+                    {
+                        str(e.id)
+                        for e in sla_events
+                        if e.type == f"omni.sla.{kind}.v1" and str(_get(e, "conversation_id")) in ours
+                    }
+                )
+            )
     result.counts = counts
     expected = truth.expected()
     if counts["opened"] != expected["conversations"]:
