@@ -231,10 +231,15 @@ class AgentIndex:
         absolute: int | None = None,
         idle_key: float | None = None,
         rr_key: float | None = None,
+        detached: bool = False,
     ) -> None:
-        """Change the load in one group (and that group's order keys), re-indexing that group only."""
+        """Change the load in one group (and that group's order keys), re-indexing that group only.
+
+        With `detached` the agent is out of that group's buckets (see `detach`) and stays out.
+        """
         groups = (group,)
-        self._unindex(agent, groups)
+        if not detached:
+            self._unindex(agent, groups)
         before = agent.load[group]
         value = before + delta if absolute is None else absolute
         agent.load[group] = max(0, value)
@@ -242,9 +247,22 @@ class AgentIndex:
             agent.keys[group] = (idle_key, agent.agent_id)
         if rr_key is not None:
             agent.keys[_RR + group] = (rr_key, agent.agent_id)
+        if detached:
+            return
         self._index(agent, groups)
         if agent.load[group] < before:
             self._bump(agent, groups)
+
+    def detach(self, agent: AgentRecord, group: int) -> None:
+        """Take the agent out of one group's buckets while several changes are made to it there
+        (`change_load(..., detached=True)`), so that they cost one re-index (`attach`), not one each."""
+        self._unindex(agent, (group,))
+
+    def attach(self, agent: AgentRecord, group: int) -> None:
+        """Put a detached agent back into the group's buckets, as it is now (a spare slot counts as
+        a new place there for the "nobody meets this" cache)."""
+        self._index(agent, (group,))
+        self._bump(agent, (group,))
 
     def _bump(self, agent: AgentRecord, groups: Iterable[int]) -> None:
         if agent.presence is not Presence.AVAILABLE:

@@ -83,6 +83,8 @@ class RoutingCore:
         self.held: dict[str, Held] = {}
         self._timers: list[tuple[float, int, str, str, int]] = []
         self._seq = 0
+        # an agent kept out of one group's buckets while it pulls work after a release (see release)
+        self._detached: tuple[AgentRecord, int] | None = None
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -213,8 +215,17 @@ class RoutingCore:
         record = self.agents.agents.get(held.agent_id)
         if record is None:
             return []
-        self.agents.change_load(record, held.conv.group, delta=-1, idle_key=now)
-        return self._pull(record, now=now)
+        # the freed slot is often taken again at once: keep the agent out of that group's buckets
+        # until its pulls are done, then index it once as it ends up
+        g = held.conv.group
+        self.agents.detach(record, g)
+        self.agents.change_load(record, g, delta=-1, idle_key=now, detached=True)
+        self._detached = (record, g)
+        try:
+            return self._pull(record, now=now)
+        finally:
+            self._detached = None
+            self.agents.attach(record, g)
 
     def forget(self, conversation_id: str) -> None:
         """Drop a conversation another replica or the API changed; loads are synced separately."""
@@ -361,6 +372,8 @@ class RoutingCore:
             spec = self.spec(best.queue)
             sticky = best.sticky_agent == record.agent_id or best.request.last_agent_id == record.agent_id
             candidates = self.agents.eligible_count(GROUPS[best.group], "*", 1)
+            if self._detached is not None and self._detached == (record, best.group):
+                candidates += 1  # the agent itself: available with a spare slot there, only not indexed now
             decisions.append(self._claim(best, record, now=now, spec=spec, sticky=sticky, candidates=candidates))
         return decisions
 
@@ -378,7 +391,14 @@ class RoutingCore:
         g = conv.group
         reason = _reason(conv, record, spec.strategy, sticky=sticky, candidates=candidates)
         # a new conversation ends the agent's idle time as much as finishing one starts it
-        self.agents.change_load(record, g, delta=1, rr_key=float(self._next()), idle_key=max(now, record.idle_key(g)))
+        self.agents.change_load(
+            record,
+            g,
+            delta=1,
+            rr_key=float(self._next()),
+            idle_key=max(now, record.idle_key(g)),
+            detached=self._detached is not None and self._detached == (record, g),
+        )
         waited = max(0.0, now - conv.request.enqueued_at)
         cid = conv.conversation_id
         if spec.offer_timeout_s > 0:
