@@ -439,6 +439,11 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
                     raise ApiError(
                         409, "already_assigned", f"conversation {conversation_id} is already with {from_agent}"
                     )
+                # both agent rows in id order, as every claim locks them, so two crossing transfers cannot deadlock
+                await conn.execute(
+                    "select 1 from router_agents where agent_id = any($1::text[]) order by agent_id for update",
+                    [a for a in (body.to_agent_id, from_agent) if a is not None],
+                )
                 claimed = await conn.fetchrow(
                     f"""update router_agents set {pg.load_col(group)} = {pg.load_col(group)} + 1,
                                version = {pg._NEXT}, updated_at = now()
