@@ -153,21 +153,22 @@ class _Sorted:
 
 
 class _Level:
-    """The buckets of one (group, skill, level), by spare slots, and how many agents they hold."""
+    """The buckets of one (group, skill, level), by spare slots."""
 
-    __slots__ = ("count", "spares")
+    __slots__ = ("spares",)
 
     def __init__(self) -> None:
-        self.count = 0
         self.spares: dict[int, _Bucket] = {}
 
 
 class _Bucket:
-    __slots__ = ("by_idle", "by_rr", "level")
+    __slots__ = ("by_idle", "by_rr", "counts", "level", "node")
 
-    def __init__(self, level: _Level) -> None:
+    def __init__(self, node: _Level, counts: list[int], level: int) -> None:
         self.by_idle = _Sorted()
         self.by_rr = _Sorted()
+        self.node = node
+        self.counts = counts  # the agent count per level of this (group, skill), shared
         self.level = level
 
 
@@ -185,6 +186,7 @@ class AgentIndex:
         # (group, skill) -> level -> its buckets by spare slots (and its agent count), and the
         # same buckets flat by (group, skill, level, spare) for maintenance
         self._tree: dict[tuple[int, str], dict[int, _Level]] = {}
+        self._counts: dict[tuple[int, str], list[int]] = {}  # (group, skill) -> agents per level 0-10
         self._buckets: dict[tuple[int, str, int, int], _Bucket] = {}
         # "no agent meets R in group g" stays true until an agent having all of R's terms gains a
         # place in g; such an agent bumps the epoch of every one of its terms there, so a cached
@@ -291,16 +293,18 @@ class AgentIndex:
                     bucket = self._new_bucket(g, skill, level, spare)
                 bucket.by_idle.insert(idle)
                 bucket.by_rr.insert(rr)
-                bucket.level.count += 1
+                bucket.counts[level] += 1
 
     def _new_bucket(self, g: int, skill: str, level: int, spare: int) -> _Bucket:
         levels = self._tree.get((g, skill))
         if levels is None:
             levels = self._tree[(g, skill)] = {}
+            self._counts[(g, skill)] = [0] * 11
         node = levels.get(level)
         if node is None:
             node = levels[level] = _Level()
-        bucket = node.spares[spare] = self._buckets[(g, skill, level, spare)] = _Bucket(node)
+        bucket = _Bucket(node, self._counts[(g, skill)], level)
+        node.spares[spare] = self._buckets[(g, skill, level, spare)] = bucket
         return bucket
 
     def _unindex(self, agent: AgentRecord, groups: Iterable[int]) -> None:
@@ -319,16 +323,17 @@ class AgentIndex:
                 bucket = buckets[key]
                 bucket.by_idle.remove(idle)
                 bucket.by_rr.remove(rr)
-                node = bucket.level
-                node.count -= 1
+                bucket.counts[level] -= 1
                 if not bucket.by_idle:
                     del buckets[key]
+                    node = bucket.node
                     del node.spares[spare]
                     if not node.spares:
                         levels = self._tree[(g, skill)]
                         del levels[level]
                         if not levels:
                             del self._tree[(g, skill)]
+                            del self._counts[(g, skill)]
 
     # --- queries ----------------------------------------------------------------------
 
@@ -340,12 +345,12 @@ class AgentIndex:
         return self._count(g, skill, min_level)
 
     def _count(self, g: int, skill: str, min_level: int) -> int:
-        levels = self._tree.get((g, skill))
-        if not levels:
+        counts = self._counts.get((g, skill))
+        if counts is None:
             return 0
         if min_level <= 1:
-            return sum(node.count for node in levels.values())
-        return sum(node.count for level, node in levels.items() if level >= min_level)
+            return sum(counts)
+        return sum(counts[min_level:])
 
     def best(
         self,
