@@ -78,7 +78,6 @@ class HttpEdgeMiddleware:
         self.app = app
         self.metrics = metrics
         self.limits = limits
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -131,18 +130,9 @@ class HttpEdgeMiddleware:
             self._observe(scope.get("method", "GET"), getattr(route, "path", None) or "unmatched", status, started)
 
     def _observe(self, method: str, route: str, status: int, started: float) -> None:
-        key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            service = self.metrics.service
-            children = (
-                self.metrics.http_requests.labels(service, method, route, str(status)),
-                self.metrics.http_seconds.labels(service, method, route),
-            )
-            if len(self._children) < 1000:  # the label children of the usual requests, not of every odd method
-                self._children[key] = children
-        children[0].inc()
-        children[1].observe(time.perf_counter() - started)
+        metrics, service = self.metrics, self.metrics.service
+        metrics.child(metrics.http_requests, service, method, route, str(status)).inc()
+        metrics.child(metrics.http_seconds, service, method, route).observe(time.perf_counter() - started)
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -246,6 +236,17 @@ def create_http_app(
     app.state.body_limits = BodyLimits(default=max_body_bytes)
     app.add_middleware(HttpEdgeMiddleware, metrics=metrics, limits=app.state.body_limits)
     return app
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header (`name` in lower case), straight from the ASGI scope.
+
+    Cheaper than `request.headers.get` on the hot path, above all for a header that is absent.
+    """
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def bearer_token_checker(token: str) -> Callable[[Request], Awaitable[None]]:

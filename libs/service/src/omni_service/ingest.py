@@ -104,6 +104,7 @@ class IngestPipeline:
         self.publisher = publisher
         self.redis = redis
         self.metrics = IngestMetrics(metrics)
+        self._child = metrics.child
         self.service = metrics.service
         self.dedupe_ttl_s = dedupe_ttl_s
         self._lookups: list[tuple[list[str], asyncio.Future[list[bool]]]] = []
@@ -112,14 +113,14 @@ class IngestPipeline:
         self._writer: asyncio.Task[None] | None = None
 
     def received(self, provider: str) -> float:
-        self.metrics.received.labels(self.service, provider).inc()
+        self._child(self.metrics.received, self.service, provider).inc()
         return time.perf_counter()
 
     def reject(self, provider: str, reason: str) -> None:
-        self.metrics.rejected.labels(self.service, provider, reason).inc()
+        self._child(self.metrics.rejected, self.service, provider, reason).inc()
 
     def ignore(self, provider: str, reason: str, count: int = 1) -> None:
-        self.metrics.ignored.labels(self.service, provider, reason).inc(count)
+        self._child(self.metrics.ignored, self.service, provider, reason).inc(count)
 
     def _key(self, provider: str, dedupe_key: str) -> str:
         return f"omni:ingest:seen:{provider}:{dedupe_key}"
@@ -237,11 +238,11 @@ class IngestPipeline:
         if batch_keys:
             self._remember({self._key(provider, key) for key in batch_keys})
         for item in fresh:
-            self.metrics.accepted.labels(self.service, provider, item.message.channel.value).inc()
+            self._child(self.metrics.accepted, self.service, provider, item.message.channel.value).inc()
         if result.duplicates:
-            self.metrics.deduplicated.labels(self.service, provider).inc(result.duplicates)
+            self._child(self.metrics.deduplicated, self.service, provider).inc(result.duplicates)
         if started is not None:
-            self.metrics.ack_seconds.labels(self.service, provider).observe(time.perf_counter() - started)
+            self._child(self.metrics.ack_seconds, self.service, provider).observe(time.perf_counter() - started)
         return result
 
 

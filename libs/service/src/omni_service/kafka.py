@@ -164,12 +164,13 @@ class EventPublisher:
                         headers=record.headers,
                     )
                 )
-            await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout_s)
+            acks = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
+            await asyncio.wait_for(acks, self.ack_timeout_s)
         except (KafkaError, TimeoutError, OSError) as exc:
             self.metrics.errors.labels(self.service, "publish").inc()
             raise KafkaUnavailable(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}") from exc
         for event in events:
-            self.metrics.events_out.labels(self.service, event.topic).inc()
+            self.metrics.child(self.metrics.events_out, self.service, event.topic).inc()
 
     async def dead_letter(
         self,

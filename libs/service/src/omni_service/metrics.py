@@ -9,7 +9,10 @@ Names (all labelled by `service`): `omni_service_events_in_total{topic}`,
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -60,3 +63,14 @@ class ServiceMetrics:
         for reason in ("invalid", "handler"):
             self.deadletters.labels(service, reason)
         self.ready.labels(service).set(0)
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: MetricWrapperBase, *labels: str) -> Any:
+        """`metric.labels(*labels)`, cached: the hot path skips the lookup and lock of `labels()`."""
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = metric.labels(*labels)
+            if len(self._children) < 10_000:  # the usual label sets, not every odd value a client sends
+                self._children[key] = found
+        return found

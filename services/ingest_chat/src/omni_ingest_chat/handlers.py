@@ -24,7 +24,7 @@ from omni_ingest_chat.domain.threads import chat_thread_key
 from omni_ingest_chat.domain.twilio_signature import is_valid_signature
 from omni_ingest_chat.domain.twilio_sms import is_status_callback, parse_form, parse_inbound_message
 from omni_ingest_chat.domain.webchat import ChatMessageIn, normalize_chat_message
-from omni_service.http import ApiError, error_body
+from omni_service.http import ApiError, error_body, header
 from omni_service.ingest import AcceptResult, Inbound, IngestPipeline, stable_id
 from omni_service.kafka import KafkaUnavailable
 
@@ -95,7 +95,7 @@ class ChatIngest:
         inbound = [Inbound(message=i.message, dedupe_key=i.dedupe_key) for i in items]
         try:
             return await self.pipeline.accept(
-                provider, inbound, started=started, traceparent=request.headers.get("traceparent")
+                provider, inbound, started=started, traceparent=header(request.scope, b"traceparent")
             )
         except KafkaUnavailable:
             self.pipeline.reject(provider, "kafka_unavailable")
@@ -108,7 +108,7 @@ class ChatIngest:
     async def twilio_sms(self, request: Request) -> Response:
         """A POSTed webhook: parameters in the form body, signed together with the URL."""
         started = self.pipeline.received(TWILIO)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = (header(request.scope, b"content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             raise self._reject(
                 TWILIO,
@@ -139,7 +139,7 @@ class ChatIngest:
         signed_params: dict[str, list[str]],
         started: float,
     ) -> Response:
-        signature = request.headers.get("x-twilio-signature")
+        signature = header(request.scope, b"x-twilio-signature")
         if not signature:
             raise self._reject(TWILIO, "missing_signature", ApiError(401, "unauthorized", "missing X-Twilio-Signature"))
         if not is_valid_signature(self.twilio_auth_token, self.signed_url(request), signed_params, signature):
