@@ -449,7 +449,9 @@ def _first(
     entries sort before the best agent found so far (in the common case the first head qualifies
     and every other list stops at its head)."""
     if len(lists) > 1:
-        lists.sort(key=_Sorted.first)
+        # heads are distinct (an agent sits in one bucket of a skill), so the lists never compare
+        ordered = sorted([(items.blocks[0][0], items) for items in lists])
+        lists = [items for _, items in ordered]
     best: Entry | None = None
     found: AgentRecord | None = None
     for items in lists:

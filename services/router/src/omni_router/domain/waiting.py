@@ -74,8 +74,8 @@ class WaitingIndex:
         self.by_id: dict[str, WaitingConversation] = {}
         self._rarity = rarity
         self._buckets: dict[tuple[int, Requirement], list[WaitingConversation]] = {}
-        # (group, anchor skill) -> anchor level -> requirements; and each bucket's anchor
-        self._anchors: dict[tuple[int, str], dict[int, set[Requirement]]] = {}
+        # (group, anchor skill) -> anchor level -> requirement -> its bucket; and each bucket's anchor
+        self._anchors: dict[tuple[int, str], dict[int, dict[Requirement, list[WaitingConversation]]]] = {}
         self._anchor_of: dict[tuple[int, Requirement], tuple[str, int]] = {}
 
     def __len__(self) -> int:
@@ -96,15 +96,15 @@ class WaitingIndex:
         key = (conv.group, conv.requirement)
         bucket = self._buckets.get(key)
         if bucket is None:
-            self._buckets[key] = [conv]
+            bucket = self._buckets[key] = [conv]
             skill, level = self._anchor_of[key] = self._anchor(conv.group, conv.requirement)
             levels = self._anchors.get((conv.group, skill))
             if levels is None:
                 levels = self._anchors[(conv.group, skill)] = {}
             anchored = levels.get(level)
             if anchored is None:
-                anchored = levels[level] = set()
-            anchored.add(conv.requirement)
+                anchored = levels[level] = {}
+            anchored[conv.requirement] = bucket
             return
         insort(bucket, conv, key=_ORDER)
 
@@ -123,7 +123,7 @@ class WaitingIndex:
             skill, level = self._anchor_of.pop(key)
             levels = self._anchors[(conv.group, skill)]
             anchored = levels[level]
-            anchored.discard(conv.requirement)
+            del anchored[conv.requirement]
             if not anchored:
                 del levels[level]
                 if not levels:
@@ -136,7 +136,6 @@ class WaitingIndex:
         """The first conversation in queue order that an agent with these skills may take."""
         best: WaitingConversation | None = None
         anchors = self._anchors
-        buckets = self._buckets
         for skill, have in skills.items():
             levels = anchors.get((group, skill))
             if levels is None:
@@ -144,8 +143,7 @@ class WaitingIndex:
             for need, requirements in levels.items():
                 if need > have:
                     continue
-                for requirement in requirements:
-                    bucket = buckets[(group, requirement)]
+                for requirement, bucket in requirements.items():
                     if best is not None and bucket[0].order >= best.order:
                         continue  # sorted: nothing in this bucket beats the best so far
                     for name, level in requirement.terms:
