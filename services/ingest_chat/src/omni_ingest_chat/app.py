@@ -16,7 +16,7 @@ from omni_ingest_chat.domain.threads import SESSION_ID_PATTERN, chat_thread_key
 from omni_ingest_chat.domain.webchat import ChatMessageIn
 from omni_ingest_chat.handlers import TWILIO, WEBCHAT, ChatIngest
 from omni_ingest_chat.settings import Settings
-from omni_service.http import BodyLimits
+from omni_service.http import BodyLimits, fast_route
 from omni_service.ingest import IngestPipeline
 from omni_service.language import warm_up
 from omni_service.redis_client import create_redis, redis_ready
@@ -160,6 +160,8 @@ def create_app(settings: Settings, *, router: RouterClient | None = None) -> Fas
     )
     async def twilio_sms(request: Request) -> Response:
         return await ingest.twilio_sms(request)
+
+    fast_route(app, "POST", TWILIO_PATH, ingest.twilio_sms)
 
     @app.get(
         TWILIO_PATH,

@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from omni_ingest_email.adapters.http import build_router
+from omni_ingest_email.adapters.http import build_router, fast_endpoints
 from omni_ingest_email.adapters.redis_store import MailStore
 from omni_ingest_email.adapters.smtp import MailHandler, SmtpListener
 from omni_ingest_email.handlers import Clock, EmailIngest, utcnow
 from omni_ingest_email.settings import EmailSettings
-from omni_service.http import create_http_app
+from omni_service.http import create_http_app, fast_route
 from omni_service.ingest import IngestPipeline
 from omni_service.kafka import EventPublisher
 from omni_service.metrics import ServiceMetrics
@@ -77,7 +77,10 @@ def create_app(settings: EmailSettings, *, publisher: EventPublisher | None = No
         description="Inbound e-mail: SMTP on its own port, SendGrid Inbound Parse and Mailgun routes.",
         max_body_bytes=settings.max_body_bytes,
     )
-    app.include_router(build_router(ingest=ingest, settings=settings))
+    router = build_router(ingest=ingest, settings=settings)
+    app.include_router(router)
+    for path, endpoint in fast_endpoints(router).items():
+        fast_route(app, "POST", path, endpoint)
     app.state.ingest = ingest
     app.state.smtp = smtp
     app.state.pipeline = pipeline

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from omni_ingest_social.adapters.http import build_router
+from omni_ingest_social.adapters.http import build_router, fast_endpoints
 from omni_ingest_social.domain import DetectLanguage, detect_language
 from omni_ingest_social.handlers import Clock, SocialWebhooks, utcnow
 from omni_ingest_social.settings import Settings
-from omni_service.http import BodyLimits
+from omni_service.http import BodyLimits, fast_route
 from omni_service.ingest import IngestPipeline
 from omni_service.runtime import ServiceRuntime
 
@@ -38,6 +38,8 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, detect: DetectLangu
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(build_router(webhooks))
+    for path, endpoint in fast_endpoints(webhooks).items():
+        fast_route(app, "POST", path, endpoint)
     limits: BodyLimits = app.state.body_limits
     limits.paths["/webhooks/meta"] = settings.meta_max_body_bytes
     app.state.webhooks = webhooks

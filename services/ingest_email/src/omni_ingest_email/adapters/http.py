@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from omni_ingest_email.adapters.redis_store import ReplayStoreUnavailable
 from omni_ingest_email.domain import MalformedEmail
@@ -17,7 +18,7 @@ from omni_ingest_email.domain.sendgrid import basic_auth_ok, parse_sendgrid
 from omni_ingest_email.handlers import EmailIngest, TokenReused
 from omni_ingest_email.settings import EmailSettings
 from omni_schemas import Provider
-from omni_service.http import error_body
+from omni_service.http import Endpoint, error_body
 
 log = structlog.get_logger(__name__)
 
@@ -165,3 +166,12 @@ def build_router(*, ingest: EmailIngest, settings: EmailSettings) -> APIRouter:
         return JSONResponse(accepted.body())
 
     return router
+
+
+def fast_endpoints(router: APIRouter) -> dict[str, Endpoint]:
+    """The two webhook routes (they take the raw request) for the edge layer's fast path (`fast_route`)."""
+    return {
+        route.path: route.endpoint
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/webhooks/email/") and "POST" in (route.methods or ())
+    }

@@ -6,12 +6,14 @@ below document the formats for clients and schemathesis, they are not used to pa
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from omni_ingest_social.handlers import SocialWebhooks
+from omni_ingest_social.handlers import DeliveryOutcome, SocialWebhooks
+from omni_service.http import Endpoint, header
 
 _ERROR = {
     "type": "object",
@@ -282,3 +284,23 @@ def build_router(webhooks: SocialWebhooks) -> APIRouter:
         return JSONResponse((await webhooks.x(await request.body(), signature)).body())
 
     return router
+
+
+def fast_endpoints(webhooks: SocialWebhooks) -> dict[str, Endpoint]:
+    """The signed POST webhooks on the raw request, for the edge layer's fast path (`fast_route`):
+    the same handler calls as the routes above, the signature header read straight from the scope."""
+    handlers: dict[str, tuple[bytes, Callable[[bytes, str | None], Awaitable[DeliveryOutcome]]]] = {
+        "/webhooks/meta": (b"x-hub-signature-256", webhooks.meta),
+        "/webhooks/line": (b"x-line-signature", webhooks.line),
+        "/webhooks/telegram": (b"x-telegram-bot-api-secret-token", webhooks.telegram),
+        "/webhooks/x": (b"x-twitter-webhooks-signature", webhooks.x),
+    }
+
+    def endpoint_for(name: bytes, handle: Callable[[bytes, str | None], Awaitable[DeliveryOutcome]]) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            outcome = await handle(await request.body(), header(request.scope, name))
+            return JSONResponse(outcome.body())
+
+        return endpoint
+
+    return {path: endpoint_for(name, handle) for path, (name, handle) in handlers.items()}
