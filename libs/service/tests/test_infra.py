@@ -9,13 +9,18 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions as redis_errors
 from fastapi import Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from redis.asyncio.client import Pipeline
 
 from omni_service.db import create_pool, migrate, migrations_of
-from omni_service.http import ApiError, create_http_app
+from omni_service.http import ApiError, BodyLimits, create_http_app, fast_route
 from omni_service.ingest import stable_id
+from omni_service.kafka import KafkaUnavailable
 from omni_service.metrics import ServiceMetrics
+from omni_service.redis_client import SharedPipeline
 
 
 @pytest.mark.integration
@@ -97,6 +102,69 @@ async def test_health_ready_metrics_and_json_errors() -> None:
         text = (await client.get("/metrics")).text
         assert 'omni_http_requests_total{method="POST",route="/echo",service="demo",status="400"} 1.0' in text
         assert 'omni_service_ready{service="demo"} 0.0' in text
+
+
+async def test_fast_routes_keep_limits_metrics_and_the_apps_error_answers() -> None:
+    metrics = ServiceMetrics("demo")
+    app = create_http_app(service="demo", metrics=metrics, ready_checks={}, max_body_bytes=64)
+    oversize: list[str] = []
+    limits: BodyLimits = app.state.body_limits
+    limits.paths["/hook"] = 16
+    limits.on_oversize = oversize.append
+
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        if body == b"down":
+            raise KafkaUnavailable("no ack")
+        if body == b"bad":
+            raise ApiError(401, "unauthorized", "bad signature")
+        return JSONResponse({"got": body.decode()})
+
+    @app.post("/hook")
+    async def documented(request: Request) -> Response:  # what OpenAPI shows; the edge serves `hook`
+        raise AssertionError("the fast route answers first")
+
+    fast_route(app, "POST", "/hook", hook)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.post("/hook", content=b"hi")).json() == {"got": "hi"}
+        down = await client.post("/hook", content=b"down")
+        assert down.status_code == 503 and down.headers["retry-after"] == "5"
+        assert down.json()["error"]["code"] == "kafka_unavailable"
+        assert (await client.post("/hook", content=b"bad")).status_code == 401
+        big = await client.post("/hook", content=b"x" * 17)
+        assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
+        assert oversize == ["/hook"]
+        assert "/hook" in (await client.get("/openapi.json")).json()["paths"]
+        text = (await client.get("/metrics")).text
+    assert 'omni_http_requests_total{method="POST",route="/hook",service="demo",status="200"} 1.0' in text
+    assert 'omni_http_requests_total{method="POST",route="/hook",service="demo",status="503"} 1.0' in text
+
+
+@pytest.mark.integration
+async def test_shared_pipeline_answers_each_caller_with_its_own_results(redis_url: str) -> None:
+    client = aioredis.from_url(redis_url)
+    shared = SharedPipeline(client)
+    try:
+
+        async def claim(n: int) -> list[object]:
+            def build(pipe: Pipeline) -> None:
+                pipe.set("omni:t", n, nx=True)
+                pipe.get("omni:t")
+
+            return await shared.execute(build)
+
+        results = await asyncio.gather(*(claim(n) for n in range(5)))
+        winners = [r for r in results if r[0]]
+        assert len(winners) == 1  # one claim, in order, as separate round trips would give
+        assert all(r[1] == winners[0][1] for r in results)
+        assert await shared.execute(lambda _pipe: None) == []
+    finally:
+        await client.aclose()
+
+    down = SharedPipeline(aioredis.from_url("redis://127.0.0.1:1/0"))
+    with pytest.raises((OSError, redis_errors.ConnectionError)):
+        await down.execute(lambda pipe: pipe.delete("x") and None)
+    await down.redis.aclose()
 
 
 def test_stable_ids_are_per_provider_and_message() -> None:

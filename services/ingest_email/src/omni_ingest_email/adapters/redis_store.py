@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 import structlog
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
+
+from omni_service.redis_client import SharedPipeline
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +37,7 @@ class MailStore:
 
     def __init__(self, redis: aioredis.Redis, *, thread_ttl_s: int, token_ttl_s: int = 2 * 3600) -> None:
         self.redis = redis
+        self._shared = SharedPipeline(redis)  # concurrent mails share one round trip
         self.thread_ttl_s = thread_ttl_s
         self.token_ttl_s = token_ttl_s
 
@@ -52,13 +56,14 @@ class MailStore:
         token: tuple[str, str] | None = None,
         remember: tuple[str, str | None] | None = None,
     ) -> Prepared:
-        """One round trip: look up the referenced ids' threads; with `token=(token, owner)`, claim the
-        token; with `remember=(thread_key, own id)`, record the mail on the thread its headers name
-        (the caller corrects that with `remember` in the rare case the lookup finds another thread)."""
+        """One round trip, shared with the mails of the same loop turn: look up the referenced ids'
+        threads; with `token=(token, owner)`, claim the token; with `remember=(thread_key, own id)`,
+        record the mail on the thread its headers name (the caller corrects that with `remember` in
+        the rare case the lookup finds another thread)."""
         if not referenced and token is None and (remember is None or not remember[1]):
             return Prepared(known={}, token_ok=True)
-        try:
-            pipe = self.redis.pipeline(transaction=False)
+
+        def build(pipe: Pipeline) -> None:
             if referenced:
                 pipe.mget([self._thread(m) for m in referenced])
             if token is not None:
@@ -70,7 +75,9 @@ class MailStore:
                     pipe.set(self._thread(own_id), thread_key, ex=self.thread_ttl_s)
                 for ref in referenced:
                     pipe.set(self._thread(ref), thread_key, ex=self.thread_ttl_s, nx=True)
-            results = await pipe.execute()
+
+        try:
+            results = await self._shared.execute(build)
         except (RedisError, OSError) as exc:
             if token is not None:
                 raise ReplayStoreUnavailable(str(exc)) from exc
