@@ -125,6 +125,18 @@ async def test_fast_routes_keep_limits_metrics_and_the_apps_error_answers() -> N
         raise AssertionError("the fast route answers first")
 
     fast_route(app, "POST", "/hook", hook)
+
+    @app.post("/items/{item}/notes")
+    async def notes(item: int, body: Body) -> dict[str, str]:
+        return {"by": "fastapi", "item": str(item), "text": body.text}
+
+    async def fast_notes(request: Request) -> Response | None:
+        item = request.scope["path"].split("/")[2]
+        if not item.isdigit():
+            return None  # declined: FastAPI's route answers (here with its 400)
+        return JSONResponse({"by": "fast", "item": item, "text": (await request.json())["text"]})
+
+    fast_route(app, "POST", "/items/{item}/notes", fast_notes)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         assert (await client.post("/hook", content=b"hi")).json() == {"got": "hi"}
         down = await client.post("/hook", content=b"down")
@@ -135,9 +147,19 @@ async def test_fast_routes_keep_limits_metrics_and_the_apps_error_answers() -> N
         assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
         assert oversize == ["/hook"]
         assert "/hook" in (await client.get("/openapi.json")).json()["paths"]
+        assert (await client.post("/items/7/notes", json={"text": "a"})).json() == {
+            "by": "fast",
+            "item": "7",
+            "text": "a",
+        }
+        declined = await client.post("/items/x/notes", json={"text": "a"})
+        assert declined.status_code == 400 and declined.json()["error"]["code"] == "invalid_request"
+        assert (await client.post("/items/7/close", json={})).status_code == 404
         text = (await client.get("/metrics")).text
     assert 'omni_http_requests_total{method="POST",route="/hook",service="demo",status="200"} 1.0' in text
     assert 'omni_http_requests_total{method="POST",route="/hook",service="demo",status="503"} 1.0' in text
+    assert 'route="/items/{item}/notes",service="demo",status="200"} 1.0' in text
+    assert 'route="/items/{item}/notes",service="demo",status="400"} 1.0' in text
 
 
 @pytest.mark.integration

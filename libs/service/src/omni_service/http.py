@@ -70,13 +70,48 @@ class BodyLimits:
         return self.default
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response | None]]
+"""A fast-path endpoint; None declines the request to the app's own (FastAPI) route."""
 
 
 @dataclass(slots=True)
 class _FastRoute:
     path: str
+    """The route's path as FastAPI declares it (the metrics label), e.g. `/v1/x/{id}/y`."""
     endpoint: Endpoint
+    prefix: str
+    suffix: str
+
+
+class FastRoutes:
+    """The endpoints the edge layer serves itself: exact paths, and templates with one `{param}` part."""
+
+    def __init__(self) -> None:
+        self.exact: dict[tuple[str, str], _FastRoute] = {}
+        self.templated: list[tuple[str, _FastRoute]] = []
+
+    def add(self, method: str, path: str, endpoint: Endpoint) -> None:
+        if "{" in path:
+            prefix, suffix = path[: path.index("{")], path[path.rindex("}") + 1 :]
+            self.templated.append((method.upper(), _FastRoute(path, endpoint, prefix, suffix)))
+        else:
+            self.exact[(method.upper(), path)] = _FastRoute(path, endpoint, path, "")
+
+    def match(self, method: str, path: str) -> _FastRoute | None:
+        route = self.exact.get((method, path))
+        if route is None:
+            for wanted, candidate in self.templated:
+                if (
+                    wanted == method
+                    and path.startswith(candidate.prefix)
+                    and path.endswith(candidate.suffix)
+                    and len(path) > len(candidate.prefix) + len(candidate.suffix)
+                ):
+                    return candidate
+        return route
+
+    def __bool__(self) -> bool:
+        return bool(self.exact or self.templated)
 
 
 class HttpEdgeMiddleware:
@@ -94,13 +129,13 @@ class HttpEdgeMiddleware:
         *,
         metrics: ServiceMetrics,
         limits: BodyLimits,
-        fast_routes: dict[tuple[str, str], _FastRoute] | None = None,
+        fast_routes: FastRoutes | None = None,
         exception_handlers: Mapping[Any, Callable[..., Any]] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.limits = limits
-        self.fast_routes = fast_routes if fast_routes is not None else {}
+        self.fast_routes = fast_routes if fast_routes is not None else FastRoutes()
         self.exception_handlers = exception_handlers if exception_handlers is not None else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -142,7 +177,7 @@ class HttpEdgeMiddleware:
                 await send(message)
 
             try:
-                fast = self.fast_routes.get((scope.get("method", "GET"), path)) if self.fast_routes else None
+                fast = self.fast_routes.match(scope.get("method", "GET"), path) if self.fast_routes else None
                 if fast is not None:
                     scope["route"] = fast
                     await self._serve_fast(fast, scope, counting_receive, tracking_send)
@@ -169,6 +204,20 @@ class HttpEdgeMiddleware:
             if handler is None:
                 raise
             response = await handler(request, exc)
+        if response is None:  # declined: the app's own route answers, with the body replayed
+            body = await request.body()
+            del scope["route"]
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send)
+            return
         await response(scope, receive, send)
 
     def _handler_for(self, exc: Exception) -> Callable[..., Any] | None:
@@ -285,7 +334,7 @@ def create_http_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.state.body_limits = BodyLimits(default=max_body_bytes)
-    app.state.fast_routes = {}
+    app.state.fast_routes = FastRoutes()
     app.add_middleware(
         HttpEdgeMiddleware,
         metrics=metrics,
@@ -297,13 +346,16 @@ def create_http_app(
 
 
 def fast_route(app: FastAPI, method: str, path: str, endpoint: Endpoint) -> None:
-    """Serve `method path` (an exact path, also declared as a FastAPI route for OpenAPI) by `endpoint`
-    straight from the edge layer: same body limits, metrics and exception handlers, less overhead.
+    """Serve `method path` (also declared as a FastAPI route, for OpenAPI) by `endpoint` straight
+    from the edge layer: same body limits, metrics and exception handlers, less overhead.
 
-    For endpoints that take the raw request (webhooks verify the exact bytes); FastAPI's own
-    parameter validation does not run, so the endpoint must not rely on it.
+    `path` is exact, or a template with one `{param}` part (the endpoint reads it from the path).
+    FastAPI's own parameter validation does not run: the endpoint takes the raw request (webhooks
+    verify the exact bytes), or validates itself and returns None to let the FastAPI route answer
+    anything it does not handle (so error answers stay FastAPI's).
     """
-    app.state.fast_routes[(method.upper(), path)] = _FastRoute(path=path, endpoint=endpoint)
+    routes: FastRoutes = app.state.fast_routes
+    routes.add(method, path, endpoint)
 
 
 def header(scope: Scope, name: bytes) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -10,13 +11,14 @@ import structlog
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
 from omni_ingest_chat.adapters.router_client import RouterClient
 from omni_ingest_chat.domain.threads import SESSION_ID_PATTERN, chat_thread_key
 from omni_ingest_chat.domain.webchat import ChatMessageIn
 from omni_ingest_chat.handlers import TWILIO, WEBCHAT, ChatIngest
 from omni_ingest_chat.settings import Settings
-from omni_service.http import BodyLimits, fast_route
+from omni_service.http import BodyLimits, fast_route, header
 from omni_service.ingest import IngestPipeline
 from omni_service.language import warm_up
 from omni_service.redis_client import create_redis, redis_ready
@@ -27,6 +29,8 @@ log = structlog.get_logger(__name__)
 SERVICE = "ingest_chat"
 TWILIO_PATH = "/webhooks/sms/twilio"
 CHAT_PREFIX = "/v1/chat/"
+CHAT_SESSIONS = "/v1/chat/sessions/"
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 _ERROR = {"description": "JSON error body naming what is wrong: {'error': {'code', 'message', 'details'}}"}
 _COMMON = {
@@ -199,6 +203,21 @@ def create_app(settings: Settings, *, router: RouterClient | None = None) -> Fas
     )
     async def chat_message(session_id: SessionId, body: ChatMessageIn, request: Request) -> dict[str, Any]:
         return await ingest.chat_message(session_id, body, request)
+
+    async def fast_chat_message(request: Request) -> Response | None:
+        """`chat_message` for a well-formed post, without FastAPI's per-request machinery; anything
+        else (bad session id, not JSON, invalid body) is declined to the route above, which answers."""
+        session_id = request.scope["path"][len(CHAT_SESSIONS) : -len("/messages")]
+        content_type = (header(request.scope, b"content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json" or not _SESSION_ID.fullmatch(session_id):
+            return None
+        try:
+            body = ChatMessageIn.model_validate_json(await request.body())
+        except ValidationError:
+            return None
+        return JSONResponse(await ingest.chat_message(session_id, body, request), status_code=202)
+
+    fast_route(app, "POST", CHAT_SESSIONS + "{session_id}/messages", fast_chat_message)
 
     @app.post(
         "/v1/chat/sessions/{session_id}/close",
