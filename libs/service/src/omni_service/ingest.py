@@ -197,7 +197,10 @@ class IngestPipeline:
     async def drain(self) -> None:
         """Wait until every acknowledged id is written to Redis (or given up on); call before Redis closes."""
         while self._writer is not None and not self._writer.done():
-            await asyncio.shield(self._writer)
+            try:
+                await asyncio.shield(self._writer)
+            except Exception as exc:  # already past: nothing more to wait for
+                log.error("writing delivered ids failed", error=f"{type(exc).__name__}: {exc}")
 
     async def accept(
         self, provider: str, items: Sequence[Inbound], *, started: float | None = None, traceparent: str | None = None
