@@ -11,15 +11,23 @@ batch after the ack, without holding the answer. Until its write is confirmed an
 id is remembered in the process too (and, if Redis is away, the last HELD_IDS of them stay
 there), so a redelivery to the same process is a duplicate; `drain()` (at shutdown, before
 Redis closes) waits for the writes, so a restart forgets nothing Redis could take.
+
+A delivery answered 503 because Kafka did not acknowledge in time may still be written: the
+producer keeps the record and sends it once the broker is back. So its acknowledgement is
+followed: once it comes, the id is remembered like any other; and a redelivery that arrives
+while that record is still with the producer waits for it (a duplicate if it is acknowledged,
+sent again if it failed, 503 again if still unknown) instead of queueing a second copy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -27,7 +35,7 @@ from prometheus_client import Counter, Histogram
 from redis.exceptions import RedisError
 
 from omni_schemas import MessageReceived
-from omni_service.kafka import EventPublisher
+from omni_service.kafka import EventPublisher, KafkaUnavailable
 from omni_service.metrics import LATENCY_BUCKETS, ServiceMetrics
 
 log = structlog.get_logger(__name__)
@@ -111,6 +119,9 @@ class IngestPipeline:
         self._remembering: dict[str, None] = {}  # acknowledged, Redis write not confirmed (oldest first)
         self._to_remember: list[str] = []
         self._writer: asyncio.Task[None] | None = None
+        # deliveries handed to the producer and not yet acknowledged (a 503 may have been answered
+        # meanwhile): a redelivery waits for the same record instead of sending a second copy
+        self._in_flight: dict[str, asyncio.Future[Any]] = {}
 
     def received(self, provider: str) -> float:
         self._child(self.metrics.received, self.service, provider).inc()
@@ -202,6 +213,36 @@ class IngestPipeline:
             except Exception as exc:  # already past: nothing more to wait for
                 log.error("writing delivered ids failed", error=f"{type(exc).__name__}: {exc}")
 
+    def _track(self, keys: list[str | None], acks: list[asyncio.Future[Any]]) -> None:
+        """Hold each keyed record's acknowledgement until it settles; an acknowledged one is remembered
+        in Redis, even when it came after its delivery was answered 503."""
+        for key, ack in zip(keys, acks, strict=True):
+            if key is not None:
+                self._in_flight[key] = ack
+                ack.add_done_callback(functools.partial(self._settled, key))
+
+    def _settled(self, key: str, ack: asyncio.Future[Any]) -> None:
+        if self._in_flight.get(key) is ack:
+            del self._in_flight[key]
+        if not ack.cancelled() and ack.exception() is None:
+            self._remember({key})
+
+    async def _settle_in_flight(self, provider: str, keyed: Sequence[Inbound], seen: dict[str | None, bool]) -> None:
+        """A redelivery of a message whose earlier record is still with the producer waits for that record:
+        acknowledged, the redelivery is a duplicate; failed, it is sent again; still unknown, 503."""
+        waiting = {
+            item.dedupe_key: self._in_flight[k]
+            for item in keyed
+            if not seen.get(item.dedupe_key) and (k := self._key(provider, str(item.dedupe_key))) in self._in_flight
+        }
+        if not waiting:
+            return
+        _, pending = await asyncio.wait(waiting.values(), timeout=self.publisher.ack_timeout_s)
+        if pending:
+            raise KafkaUnavailable("an earlier delivery of this message is still waiting for Kafka's acknowledgement")
+        for dedupe_key, ack in waiting.items():
+            seen[dedupe_key] = not ack.cancelled() and ack.exception() is None
+
     async def accept(
         self, provider: str, items: Sequence[Inbound], *, started: float | None = None, traceparent: str | None = None
     ) -> AcceptResult:
@@ -215,6 +256,8 @@ class IngestPipeline:
                 strict=True,
             )
         )
+        if self._in_flight:
+            await self._settle_in_flight(provider, keyed, seen)
         fresh: list[Inbound] = []
         batch_keys: set[str] = set()
         for item in items:
@@ -237,9 +280,10 @@ class IngestPipeline:
                 )
             )
             result.accepted.append(message.message_id)
-        await self.publisher.publish_many(events)
-        if batch_keys:
-            self._remember({self._key(provider, key) for key in batch_keys})
+        redis_keys = [self._key(provider, item.dedupe_key) if item.dedupe_key else None for item in fresh]
+        await self.publisher.publish_many(
+            events, on_sent=lambda acks: self._track(redis_keys, acks) if batch_keys else None
+        )
         for item in fresh:
             self._child(self.metrics.accepted, self.service, provider, item.message.channel.value).inc()
         if result.duplicates:

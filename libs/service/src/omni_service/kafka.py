@@ -57,6 +57,11 @@ class Incoming:
     timestamp_ms: int
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class EventPublisher:
     """Idempotent producer (acks=all). `publish` returns once the broker acknowledged."""
 
@@ -142,10 +147,19 @@ class EventPublisher:
     async def publish(self, event: CloudEvent) -> None:
         await self.publish_many([event])
 
-    async def publish_many(self, events: Sequence[CloudEvent], *, key: bytes | None = None) -> None:
+    async def publish_many(
+        self,
+        events: Sequence[CloudEvent],
+        *,
+        key: bytes | None = None,
+        on_sent: Callable[[list[asyncio.Future[Any]]], None] | None = None,
+    ) -> None:
         """Send all, then wait for every acknowledgement; KafkaUnavailable if any is missing.
 
         `key` overrides the Kafka key of keyless topics (a dead letter keeps its original key).
+        `on_sent` gets each event's acknowledgement future as soon as the producer holds them: a
+        record the producer still holds when the wait times out may yet be written once Kafka is
+        back, and those futures tell (the wait never cancels them).
         """
         if not events:
             return
@@ -164,8 +178,11 @@ class EventPublisher:
                         headers=record.headers,
                     )
                 )
+            if on_sent is not None:
+                on_sent(futures)
             acks = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
-            await asyncio.wait_for(acks, self.ack_timeout_s)
+            acks.add_done_callback(_retrieve)  # a late failure after a timed-out wait is not "never retrieved"
+            await asyncio.wait_for(asyncio.shield(acks), self.ack_timeout_s)
         except (KafkaError, TimeoutError, OSError) as exc:
             self.metrics.errors.labels(self.service, "publish").inc()
             raise KafkaUnavailable(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}") from exc
