@@ -226,7 +226,7 @@ class EventPublisher:
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (KafkaUnavailable, KafkaError, OSError, TimeoutError)
 
 
-def _is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TRANSIENT_ERRORS):
         return True
     name = type(exc).__name__
@@ -252,7 +252,7 @@ async def retry_transient(
         try:
             result = await action()
         except Exception as exc:
-            if not _is_transient(exc):
+            if not is_transient(exc):
                 raise
             if on_wait:
                 on_wait(False)
@@ -479,7 +479,7 @@ class EventConsumer:
                 return
             except Exception as exc:
                 self.metrics.errors.labels(self.service, "handler").inc()
-                if _is_transient(exc):
+                if is_transient(exc):
                     self._healthy = False
                     log.warning(
                         "transient handler failure; retrying",

@@ -42,8 +42,7 @@ from omni_router.domain.model import (
 )
 from omni_router.domain.routing import RoutingCore
 from omni_schemas import AssignmentReason, CloudEvent, parse_event
-from omni_service.kafka import EventPublisher, Incoming, KafkaUnavailable
-from omni_service.kafka import _is_transient as is_transient
+from omni_service.kafka import EventPublisher, Incoming, KafkaUnavailable, is_transient
 
 log = structlog.get_logger(__name__)
 
