@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import smtplib
 import socket
 import subprocess
 from collections import defaultdict
@@ -30,6 +29,7 @@ from omni_sim.domain.payloads import SERVICE_OF_ROUTE, Contact, Delivery, HttpDe
 from omni_sim.domain.scenario import ScenarioConfig, generate
 from omni_sim.domain.truth import find_ref
 from omni_sim.harness import ROOT, Stack, present
+from omni_sim.simulation import send_mail
 from omni_sim.topics import end_positions, read_since
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -93,18 +93,7 @@ async def _deliver(client: httpx.AsyncClient, stack: Stack, delivery: Delivery) 
     if isinstance(delivery, HttpDelivery):
         url = f"http://127.0.0.1:{stack.services[delivery.service].port}{delivery.path}"
         return (await client.post(url, content=delivery.body, headers=dict(delivery.headers))).status_code
-
-    def smtp() -> int:
-        try:
-            with smtplib.SMTP("127.0.0.1", stack.smtp_port, timeout=30) as s:
-                s.sendmail(delivery.mail_from, list(delivery.rcpt_to), delivery.raw)
-            return 250
-        except smtplib.SMTPResponseException as exc:
-            return int(exc.smtp_code)
-        except smtplib.SMTPRecipientsRefused as exc:
-            return int(next(iter(exc.recipients.values()))[0])
-
-    return await asyncio.to_thread(smtp)
+    return await asyncio.to_thread(send_mail, "127.0.0.1", stack.smtp_port, delivery, timeout_s=30)
 
 
 async def test_kafka_stopped_mid_test_gives_503_and_the_providers_retry_is_accepted_once_back(

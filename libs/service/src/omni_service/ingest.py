@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 from omni_schemas import MessageReceived
 from omni_service.kafka import EventPublisher, KafkaUnavailable
 from omni_service.metrics import LATENCY_BUCKETS, ServiceMetrics
+from omni_service.redis_client import SharedPipeline
 
 log = structlog.get_logger(__name__)
 
@@ -115,7 +116,7 @@ class IngestPipeline:
         self._child = metrics.child
         self.service = metrics.service
         self.dedupe_ttl_s = dedupe_ttl_s
-        self._lookups: list[tuple[list[str], asyncio.Future[list[bool]]]] = []
+        self._shared = SharedPipeline(redis)
         self._remembering: dict[str, None] = {}  # acknowledged, Redis write not confirmed (oldest first)
         self._to_remember: list[str] = []
         self._writer: asyncio.Task[None] | None = None
@@ -137,44 +138,20 @@ class IngestPipeline:
         return f"omni:ingest:seen:{provider}:{dedupe_key}"
 
     async def _seen(self, keys: list[str]) -> list[bool]:
-        """Whether each key was delivered before; one MGET for every caller of this loop turn."""
+        """Whether each key was delivered before; one round trip for every caller of this loop turn."""
         if not keys:
             return []
         held = [key in self._remembering for key in keys]  # before the MGET goes out: a confirmed write is in it
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[bool]] = loop.create_future()
-        self._lookups.append((keys, future))
-        if len(self._lookups) == 1:
-            loop.call_soon(self._start_lookup)
-        seen = await future
-        return [a or b for a, b in zip(held, seen, strict=True)]
 
-    def _start_lookup(self) -> None:
-        batch, self._lookups = self._lookups, []
-        task = asyncio.ensure_future(self._lookup(batch))
-        task.add_done_callback(_consume_result)
+        def build(pipe: Any) -> None:
+            pipe.mget(keys)
 
-    async def _lookup(self, batch: list[tuple[list[str], asyncio.Future[list[bool]]]]) -> None:
-        keys = [key for wanted, _ in batch for key in wanted]
         try:
-            values = await self.redis.mget(keys)
+            (values,) = await self._shared.execute(build)
         except (RedisError, OSError) as exc:
             log.warning("dedupe store unavailable; relying on stable event ids", error=str(exc))
             values = [None] * len(keys)
-        except BaseException as exc:
-            for _, future in batch:
-                if future.done():
-                    continue
-                if isinstance(exc, asyncio.CancelledError):
-                    future.cancel()
-                else:
-                    future.set_exception(exc)
-            raise
-        at = 0
-        for wanted, future in batch:
-            if not future.done():
-                future.set_result([v is not None for v in values[at : at + len(wanted)]])
-            at += len(wanted)
+        return [a or v is not None for a, v in zip(held, values, strict=True)]
 
     def _remember(self, keys: set[str]) -> None:
         """Write acknowledged ids to Redis in the background, batched; the process holds them meanwhile."""
@@ -291,8 +268,3 @@ class IngestPipeline:
         if started is not None:
             self._child(self.metrics.ack_seconds, self.service, provider).observe(time.perf_counter() - started)
         return result
-
-
-def _consume_result(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        task.exception()  # already handed to the waiting deliveries

@@ -878,29 +878,8 @@ class Router:
             dt(self.clock() - window),
         )
         if prev is not None:
-            row = await pg.update_conversation(
-                conn,
-                prev["conversation_id"],
-                state="waiting",
-                last_agent_id=prev["agent_id"] or prev["last_agent_id"],
-                agent_id=None,
-                declined=[],
-                offer_expires_at=None,
-                reason=None,
-                widening_step=0,
-                sla_due_at=None,
-                enqueued_at=now,
-                resolved_at=None,
-            )
-            assert row is not None
-            return row["conversation_id"], [
-                self.event(
-                    C + "reopened.v1", self._conversation_data(row, agent_id=None, message_id=str(m.message_id))
-                ),
-                self.event(
-                    C + "queued.v1", self._conversation_data(row, agent_id=None, rule=row["rule"], widening_step=0)
-                ),
-            ]
+            row, events = await self._reopen(conn, prev, reopening_message=m)
+            return row["conversation_id"], events
         customer_id = await pg.resolve_customer(conn, _identity_of(m), new_id=f"cust-{uuid.uuid4()}")
         last_agent = await pg.last_agent_of_customer(conn, customer_id)
         outcome = self.config.classify(

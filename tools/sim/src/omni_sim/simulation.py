@@ -59,6 +59,18 @@ class Stats:
     statuses: Counter[str] = field(default_factory=Counter)
 
 
+def send_mail(host: str, port: int, delivery: MailDelivery, *, timeout_s: float = 15) -> int:
+    """Hand one mail to an SMTP server as an MTA does; the reply code (250 once accepted)."""
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout_s) as smtp:
+            smtp.sendmail(delivery.mail_from, list(delivery.rcpt_to), delivery.raw)
+        return 250
+    except smtplib.SMTPResponseException as exc:
+        return int(exc.smtp_code)
+    except smtplib.SMTPRecipientsRefused as exc:
+        return int(next(iter(exc.recipients.values()))[0])
+
+
 class Simulation:
     """One run: `async with Simulation(...) as sim: await sim.play(); await sim.drain()`."""
 
@@ -258,14 +270,7 @@ class Simulation:
         return response.status_code
 
     def _smtp(self, delivery: MailDelivery) -> int:
-        try:
-            with smtplib.SMTP(self.endpoints.host, self.endpoints.smtp_port, timeout=15) as smtp:
-                smtp.sendmail(delivery.mail_from, list(delivery.rcpt_to), delivery.raw)
-            return 250
-        except smtplib.SMTPResponseException as exc:
-            return int(exc.smtp_code)
-        except smtplib.SMTPRecipientsRefused as exc:
-            return int(next(iter(exc.recipients.values()))[0])
+        return send_mail(self.endpoints.host, self.endpoints.smtp_port, delivery)
 
     async def _abandon(self, step: AbandonStep) -> None:
         thread = self.plan.threads[step.thread]
