@@ -140,12 +140,21 @@ async def test_prometheus_scrapes_analytics_and_every_dashboard_and_recording_ex
                     response = await prom.get("/api/v1/query", params={"query": expr})
                 except httpx.TransportError:
                     return []
+                assert response.status_code == 200, (expr, response.status_code, response.text)
                 body = response.json()
                 assert body["status"] == "success", (expr, body)
                 return body["data"]["result"]  # type: ignore[no-any-return]
 
+            async def ready() -> bool:  # until its storage is open, Prometheus answers 503 in plain text
+                try:
+                    return (await prom.get("/-/ready")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
             async def enough_scrapes() -> bool:  # rate() over 1m needs two samples; take a few more
                 return bool(await query('count_over_time(up{job="omni-analytics"}[1m]) >= 4'))
+
+            await until(ready, timeout_s=60, what="Prometheus to be ready")
 
             await until(enough_scrapes, timeout_s=60, what="Prometheus to scrape analytics")
             groups = (await prom.get("/api/v1/rules")).json()["data"]["groups"]
