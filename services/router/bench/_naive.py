@@ -30,6 +30,7 @@ class _Agent:
     presence: Presence
     idle: list[float]
     rr: list[float]
+    ordinal: int  # ties go to the agent the core has known longest
 
 
 @dataclass
@@ -67,6 +68,7 @@ class NaiveCore:
                 a.presence,
                 [a.idle_key(g) for g in range(4)],
                 [a.rr_key(g) for g in range(4)],
+                a.ordinal,
             )
         for c in core.waiting.by_id.values():
             naive.waiting[c.conversation_id] = _Conv(
@@ -93,13 +95,13 @@ class NaiveCore:
 
     def _key(self, a: _Agent, g: int, req: Requirement, strategy: Strategy) -> tuple[float, ...] | tuple:
         if strategy is Strategy.LEAST_LOADED:
-            return (-(a.capacity[g] - a.load[g]), a.idle[g], a.agent_id)
+            return (-(a.capacity[g] - a.load[g]), a.idle[g], a.ordinal)
         if strategy is Strategy.BEST_SKILL and req.skills:
             pivot = max(req.skills, key=lambda t: (t[1], t[0]))
-            return (-a.skills.get(pivot[0], 0), a.idle[g], a.agent_id)
+            return (-a.skills.get(pivot[0], 0), a.idle[g], a.ordinal)
         if strategy is Strategy.ROUND_ROBIN:
-            return (a.rr[g], a.agent_id)
-        return (a.idle[g], a.agent_id)
+            return (a.rr[g], a.ordinal)
+        return (a.idle[g], a.ordinal)
 
     def _claim(self, conv: _Conv, a: _Agent, now: float) -> Assigned:
         del self.waiting[conv.cid]

@@ -12,7 +12,7 @@ from omni_router.domain.model import AgentProfile, Presence, Requirement, Strate
 
 
 def record(i: int, idle: float) -> AgentRecord:
-    r = AgentRecord(AgentProfile(f"a{i:05d}", {}, (), {"chat": 1}, Presence.AVAILABLE), now=idle)
+    r = AgentRecord(AgentProfile(f"a{i:05d}", {}, (), {"chat": 1}, Presence.AVAILABLE), now=idle, ordinal=i)
     return r
 
 

@@ -38,14 +38,16 @@ def core(**spec) -> RoutingCore:
     return RoutingCore({"q": QueueSpec("q", **spec), "overflow": QueueSpec("overflow")}, default_queue="q")
 
 
-def test_longest_idle_picks_agent_idle_longest_then_agent_id():
+def test_longest_idle_picks_agent_idle_longest_then_the_agent_known_longest():
     c = core(strategy=Strategy.LONGEST_IDLE)
     c.upsert_agent(agent("b"), now=5)
     c.upsert_agent(agent("a"), now=5)
     c.upsert_agent(agent("c"), now=1)
     assert assigned(c.enqueue(request("x1"), now=10)) == [("x1", "c")]
-    # a and b idle since 5: tie broken by agent id
-    assert assigned(c.enqueue(request("x2"), now=10)) == [("x2", "a")]
+    # a and b idle since 5: the tie goes to b, which the core saw first (not to the smaller id)
+    assert assigned(c.enqueue(request("x2"), now=10)) == [("x2", "b")]
+    c.upsert_agent(agent("b", skills={"x": 2}), now=20)  # a new profile keeps b's place in ties
+    assert c.agents.agents["b"].ordinal < c.agents.agents["a"].ordinal
 
 
 def test_least_loaded_picks_most_spare_slots():

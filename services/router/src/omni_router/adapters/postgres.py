@@ -426,7 +426,7 @@ async def changed_since(pool: asyncpg.Pool, version: int) -> tuple[list[asyncpg.
 async def live_state(pool: asyncpg.Pool) -> tuple[list[asyncpg.Record], list[asyncpg.Record], int]:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         top = await conn.fetchval("select last_value from router_change_seq")
-        agents = await conn.fetch("select * from router_agents")
+        agents = await conn.fetch("select * from router_agents order by agent_id")
         convs = await conn.fetch(
             "select * from router_conversations where state = any($1::text[]) order by enqueued_at", list(LIVE)
         )

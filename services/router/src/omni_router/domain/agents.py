@@ -2,11 +2,16 @@
 
 An agent that is available and has a spare slot in a group sits in one bucket per
 (group, skill, level, spare slots), for each of its skills, languages (`@ja`) and the
-pseudo-skill `*`. A bucket holds two lists of agent records, one sorted by idle order
-(`idle_key`, agent id) and one by round-robin order (`rr_key`, agent id). A query picks
+pseudo-skill `*`. A bucket holds two sorted lists of agent entries, one in idle order
+(`idle_key`) and one in round-robin order (`rr_key`), ties going to the agent the index has
+known longest (see `Entry`). A query picks
 the most selective requirement term (the pivot), merges only the pivot's buckets in the
 strategy's order and checks the remaining terms on each candidate; its cost depends on
 the pivot's bucket sizes and the number of levels, not on the number of agents.
+
+A term's buckets are built the first time a query pivots on it; until then an agent
+change only counts it. Terms that are never the rarest of a requirement (`*` when every
+queue asks for a skill, a language nearly every agent speaks) cost no ordering at all.
 """
 
 from __future__ import annotations
@@ -34,41 +39,53 @@ _capacity_cache: dict[tuple[int, ...], tuple[int, ...]] = {}
 _ALL_GROUPS = range(len(GROUPS))
 _RR = len(GROUPS)  # offset of the round-robin entries in AgentRecord.keys
 
-Entry = tuple[float, str]
-"""An agent's place in one order: (order key, agent id). Agent ids are unique, so entries never tie,
-and sorted lists of entries compare in C with no key function."""
+Entry = int
+"""An agent's place in one order: its order key in microseconds, shifted left by 32 bits, with the
+agent's ordinal (the order in which the index first saw it) in the low bits. Ordinals are unique,
+so entries never tie, and keeping a sorted list of them costs one integer comparison per step."""
+
+_SHIFT = 32
+_ORDINAL = (1 << _SHIFT) - 1
+
+
+def _entry(key: float, ordinal: int) -> Entry:
+    return (round(key * 1_000_000) << _SHIFT) | ordinal
+
+
+def _key(entry: Entry) -> float:
+    return (entry >> _SHIFT) / 1_000_000
 
 
 class AgentRecord:
     """The core's live view of one agent (slotted: the index holds many of them).
 
-    Order keys are per capacity group: `keys[g]` is (when the agent last got or finished a
-    conversation of group g, or became available; agent id), `keys[4 + g]` (the turn of its last
-    assignment in g; agent id). The entries are immutable and shared while equal, and the
-    index's sorted lists hold these very tuples.
+    Order keys are per capacity group, as entries (see `Entry`): `keys[g]` is when the agent last
+    got or finished a conversation of group g, or became available; `keys[4 + g]` the turn of its
+    last assignment in g. The index's sorted lists hold these very entries.
     """
 
-    __slots__ = ("agent_id", "capacity", "keys", "load", "presence", "skills")
+    __slots__ = ("agent_id", "capacity", "keys", "load", "ordinal", "presence", "skills")
 
-    def __init__(self, profile: AgentProfile, *, now: float) -> None:
+    def __init__(self, profile: AgentProfile, *, now: float, ordinal: int = 0) -> None:
         self.agent_id = profile.agent_id
+        self.ordinal = ordinal
         self.skills: dict[str, int] = _terms_of(profile)
         capacity = tuple(max(0, int(profile.capacity.get(g, 0))) for g in GROUPS)
         self.capacity: tuple[int, ...] = _capacity_cache.setdefault(capacity, capacity)
         self.load: list[int] = [0, 0, 0, 0]
         self.presence = profile.presence
-        idle: Entry = (now, self.agent_id)
-        rr: Entry = (0.0, self.agent_id)
+        idle = _entry(now, ordinal)
+        rr = _entry(0.0, ordinal)
         self.keys: list[Entry] = [idle, idle, idle, idle, rr, rr, rr, rr]
 
     def spare(self, group: int) -> int:
         return self.capacity[group] - self.load[group]
 
     def idle_key(self, group: int) -> float:
-        return self.keys[group][0]
+        return _key(self.keys[group])
 
     def rr_key(self, group: int) -> float:
-        return self.keys[_RR + group][0]
+        return _key(self.keys[_RR + group])
 
     def copy_keys(self, other: AgentRecord) -> None:
         self.keys = list(other.keys)
@@ -114,6 +131,12 @@ class _Sorted:
     def first(self) -> Entry:
         return self.blocks[0][0]
 
+    def fill(self, entries: list[Entry]) -> None:
+        """Replace the contents by these entries (in any order)."""
+        entries.sort()
+        self.blocks = [entries[i : i + _BLOCK] for i in range(0, len(entries), _BLOCK)]
+        self.maxes = [block[-1] for block in self.blocks]
+
     def insert(self, entry: Entry) -> None:
         blocks = self.blocks
         maxes = self.maxes
@@ -152,24 +175,31 @@ class _Sorted:
             maxes[i] = block[-1]
 
 
-class _Level:
-    """The buckets of one (group, skill, level), by spare slots."""
+class _Bucket:
+    """The agents of one (group, skill, level, spare slots), in idle and in round-robin order."""
 
-    __slots__ = ("spares",)
+    __slots__ = ("by_idle", "by_rr")
 
     def __init__(self) -> None:
-        self.spares: dict[int, _Bucket] = {}
-
-
-class _Bucket:
-    __slots__ = ("by_idle", "by_rr", "counts", "level", "node")
-
-    def __init__(self, node: _Level, counts: list[int], level: int) -> None:
         self.by_idle = _Sorted()
         self.by_rr = _Sorted()
-        self.node = node
-        self.counts = counts  # the agent count per level of this (group, skill), shared
-        self.level = level
+
+
+class _Term:
+    """One (group, skill): how many indexed agents have it at each level 0-10; once a query has
+    pivoted on it, its buckets by level, then by spare slots (`levels`; None until then, so that
+    terms nobody pivots on, such as `*` or a language every agent speaks, cost a count only); and
+    its epoch for the "nobody meets this" cache (see AgentIndex)."""
+
+    __slots__ = ("counts", "epoch", "levels")
+
+    def __init__(self) -> None:
+        self.counts = [0] * 11
+        self.epoch = 0
+        self.levels: dict[int, dict[int, _Bucket]] | None = None
+
+
+_NO_TERMS = (_Term(), _Term(), _Term(), _Term())  # what an unknown skill looks like (never changed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,15 +213,13 @@ class AgentIndex:
 
     def __init__(self) -> None:
         self.agents: dict[str, AgentRecord] = {}
-        # (group, skill) -> level -> its buckets by spare slots (and its agent count), and the
-        # same buckets flat by (group, skill, level, spare) for maintenance
-        self._tree: dict[tuple[int, str], dict[int, _Level]] = {}
-        self._counts: dict[tuple[int, str], list[int]] = {}  # (group, skill) -> agents per level 0-10
-        self._buckets: dict[tuple[int, str, int, int], _Bucket] = {}
+        # every agent ever seen keeps its ordinal (the low bits of its entries); records by ordinal
+        self._ordinals: dict[str, int] = {}
+        self._records: list[AgentRecord | None] = []
+        self._terms: dict[str, tuple[_Term, ...]] = {}  # skill -> its term in each group
         # "no agent meets R in group g" stays true until an agent having all of R's terms gains a
         # place in g; such an agent bumps the epoch of every one of its terms there, so a cached
         # answer is still valid while at least one of R's term epochs is unchanged
-        self._epochs: dict[tuple[int, str], int] = {}
         self._nobody: dict[tuple[int, Requirement], tuple[int, ...]] = {}
 
     # --- maintenance ------------------------------------------------------------------
@@ -199,7 +227,14 @@ class AgentIndex:
     def upsert(self, profile: AgentProfile, *, now: float) -> AgentRecord:
         """Add or replace an agent's profile, keeping its current load and order keys."""
         old = self.agents.get(profile.agent_id)
-        record = AgentRecord(profile, now=now)
+        ordinal = self._ordinals.setdefault(profile.agent_id, len(self._ordinals))
+        if ordinal > _ORDINAL:
+            raise OverflowError("more than 2**32 distinct agents")
+        record = AgentRecord(profile, now=now, ordinal=ordinal)
+        if ordinal == len(self._records):
+            self._records.append(record)
+        else:
+            self._records[ordinal] = record
         if old is not None:
             self._unindex(old, _ALL_GROUPS)
             record.load = old.load
@@ -213,13 +248,14 @@ class AgentIndex:
         old = self.agents.pop(agent_id, None)
         if old is not None:
             self._unindex(old, _ALL_GROUPS)
+            self._records[old.ordinal] = None
 
     def set_presence(self, agent: AgentRecord, presence: Presence, *, now: float) -> None:
         """Change presence; becoming available starts the agent's idle time in every group."""
         self._unindex(agent, _ALL_GROUPS)
         agent.presence = presence
         if presence is Presence.AVAILABLE:
-            idle: Entry = (now, agent.agent_id)
+            idle = _entry(now, agent.ordinal)
             agent.keys[:_RR] = [idle] * _RR
         self._index(agent, _ALL_GROUPS)
         self._bump(agent, _ALL_GROUPS)
@@ -246,9 +282,9 @@ class AgentIndex:
         value = before + delta if absolute is None else absolute
         agent.load[group] = max(0, value)
         if idle_key is not None:
-            agent.keys[group] = (idle_key, agent.agent_id)
+            agent.keys[group] = _entry(idle_key, agent.ordinal)
         if rr_key is not None:
-            agent.keys[_RR + group] = (rr_key, agent.agent_id)
+            agent.keys[_RR + group] = _entry(rr_key, agent.ordinal)
         if detached:
             return
         self._index(agent, groups)
@@ -269,71 +305,94 @@ class AgentIndex:
     def _bump(self, agent: AgentRecord, groups: Iterable[int]) -> None:
         if agent.presence is not Presence.AVAILABLE:
             return
-        epochs = self._epochs
+        terms = self._terms
         for g in groups:
             if agent.capacity[g] - agent.load[g] > 0:
                 for skill in agent.skills:
-                    key = (g, skill)
-                    epochs[key] = epochs.get(key, 0) + 1
+                    terms[skill][g].epoch += 1  # indexed just before, so the term exists
 
     def _index(self, agent: AgentRecord, groups: Iterable[int]) -> None:
         if agent.presence is not Presence.AVAILABLE:
             return
-        buckets = self._buckets
+        terms = self._terms
         keys = agent.keys
         for g in groups:
             spare = agent.capacity[g] - agent.load[g]
             if spare <= 0:
                 continue
-            idle = keys[g]
-            rr = keys[_RR + g]
             for skill, level in agent.skills.items():
-                bucket = buckets.get((g, skill, level, spare))
+                per_group = terms.get(skill)
+                if per_group is None:
+                    per_group = terms[skill] = (_Term(), _Term(), _Term(), _Term())
+                term = per_group[g]
+                term.counts[level] += 1
+                levels = term.levels
+                if levels is None:
+                    continue
+                spares = levels.get(level)
+                if spares is None:
+                    spares = levels[level] = {}
+                bucket = spares.get(spare)
                 if bucket is None:
-                    bucket = self._new_bucket(g, skill, level, spare)
-                bucket.by_idle.insert(idle)
-                bucket.by_rr.insert(rr)
-                bucket.counts[level] += 1
-
-    def _new_bucket(self, g: int, skill: str, level: int, spare: int) -> _Bucket:
-        levels = self._tree.get((g, skill))
-        if levels is None:
-            levels = self._tree[(g, skill)] = {}
-            self._counts[(g, skill)] = [0] * 11
-        node = levels.get(level)
-        if node is None:
-            node = levels[level] = _Level()
-        bucket = _Bucket(node, self._counts[(g, skill)], level)
-        node.spares[spare] = self._buckets[(g, skill, level, spare)] = bucket
-        return bucket
+                    bucket = spares[spare] = _Bucket()
+                bucket.by_idle.insert(keys[g])
+                bucket.by_rr.insert(keys[_RR + g])
 
     def _unindex(self, agent: AgentRecord, groups: Iterable[int]) -> None:
         if agent.presence is not Presence.AVAILABLE:
             return
-        buckets = self._buckets
+        terms = self._terms
         keys = agent.keys
         for g in groups:
             spare = agent.capacity[g] - agent.load[g]
             if spare <= 0:
                 continue
-            idle = keys[g]
-            rr = keys[_RR + g]
             for skill, level in agent.skills.items():
-                key = (g, skill, level, spare)
-                bucket = buckets[key]
-                bucket.by_idle.remove(idle)
-                bucket.by_rr.remove(rr)
-                bucket.counts[level] -= 1
+                term = terms[skill][g]
+                term.counts[level] -= 1
+                levels = term.levels
+                if levels is None:
+                    continue
+                spares = levels[level]
+                bucket = spares[spare]
+                bucket.by_idle.remove(keys[g])
+                bucket.by_rr.remove(keys[_RR + g])
                 if not bucket.by_idle:
-                    del buckets[key]
-                    node = bucket.node
-                    del node.spares[spare]
-                    if not node.spares:
-                        levels = self._tree[(g, skill)]
+                    del spares[spare]
+                    if not spares:
                         del levels[level]
-                        if not levels:
-                            del self._tree[(g, skill)]
-                            del self._counts[(g, skill)]
+
+    def order_every_term(self) -> None:
+        """Build the buckets of every term now rather than at its first query (the worst case for
+        memory: every term the pivot of some query)."""
+        for skill in list(self._terms):
+            for g in _ALL_GROUPS:
+                self._levels(g, skill)
+
+    def _levels(self, g: int, skill: str) -> dict[int, dict[int, _Bucket]]:
+        """The buckets of (group, skill) by level and spare slots, built from every agent the
+        first time a query pivots on that term, then kept up to date."""
+        term = self._terms[skill][g]
+        if term.levels is not None:
+            return term.levels
+        idle: dict[tuple[int, int], list[Entry]] = {}
+        rr: dict[tuple[int, int], list[Entry]] = {}
+        for agent in self.agents.values():
+            level = agent.skills.get(skill)
+            if level is None or agent.presence is not Presence.AVAILABLE:
+                continue
+            spare = agent.capacity[g] - agent.load[g]
+            if spare <= 0:
+                continue
+            idle.setdefault((level, spare), []).append(agent.keys[g])
+            rr.setdefault((level, spare), []).append(agent.keys[_RR + g])
+        levels: dict[int, dict[int, _Bucket]] = {}
+        for (level, spare), entries in idle.items():
+            bucket = levels.setdefault(level, {})[spare] = _Bucket()
+            bucket.by_idle.fill(entries)
+            bucket.by_rr.fill(rr[(level, spare)])
+        term.levels = levels
+        return levels
 
     # --- queries ----------------------------------------------------------------------
 
@@ -345,9 +404,7 @@ class AgentIndex:
         return self._count(g, skill, min_level)
 
     def _count(self, g: int, skill: str, min_level: int) -> int:
-        counts = self._counts.get((g, skill))
-        if counts is None:
-            return 0
+        counts = self._terms.get(skill, _NO_TERMS)[g].counts
         if min_level <= 1:
             return sum(counts)
         return sum(counts[min_level:])
@@ -363,17 +420,17 @@ class AgentIndex:
         """The best available agent with a spare slot in `group` meeting `requirement`, or None."""
         g = _GROUP_INDEX[group]
         terms = requirement.terms or _ANY_TERMS
-        epochs = self._epochs
+        known = self._terms
         nobody_key = (g, requirement)
         cached = self._nobody.get(nobody_key)
         if cached is not None:
             for t, e in zip(terms, cached, strict=True):
-                if epochs.get((g, t[0]), 0) == e:
+                if known.get(t[0], _NO_TERMS)[g].epoch == e:
                     return None
             del self._nobody[nobody_key]
         found = self._best(g, terms, requirement, strategy, exclude)
         if found is None and not exclude:
-            self._nobody[nobody_key] = tuple(epochs.get((g, t[0]), 0) for t in terms)
+            self._nobody[nobody_key] = tuple(known.get(t[0], _NO_TERMS)[g].epoch for t in terms)
         return found
 
     def _best(
@@ -396,29 +453,27 @@ class AgentIndex:
             return None
         others = tuple(t for t in terms if t != pivot)
         skill, min_level = pivot
-        tree = self._tree[(g, skill)]
+        tree = self._levels(g, skill)
         levels = sorted((level for level in tree if level >= min_level), reverse=True)
-        agents = self.agents
+        agents = self._records
         found: AgentRecord | None
         if strategy is Strategy.LEAST_LOADED:
             found = None
-            for spare in sorted({spare for level in levels for spare in tree[level].spares}, reverse=True):
-                lists = [tree[level].spares[spare].by_idle for level in levels if spare in tree[level].spares]
+            for spare in sorted({spare for level in levels for spare in tree[level]}, reverse=True):
+                lists = [tree[level][spare].by_idle for level in levels if spare in tree[level]]
                 found = _first(lists, agents, others, exclude)
                 if found is not None:
                     break
         elif strategy is Strategy.BEST_SKILL:
             found = None
             for level in levels:
-                found = _first([b.by_idle for b in tree[level].spares.values()], agents, others, exclude)
+                found = _first([b.by_idle for b in tree[level].values()], agents, others, exclude)
                 if found is not None:
                     break
         elif strategy is Strategy.ROUND_ROBIN:
-            found = _first([b.by_rr for level in levels for b in tree[level].spares.values()], agents, others, exclude)
+            found = _first([b.by_rr for level in levels for b in tree[level].values()], agents, others, exclude)
         else:
-            found = _first(
-                [b.by_idle for level in levels for b in tree[level].spares.values()], agents, others, exclude
-            )
+            found = _first([b.by_idle for level in levels for b in tree[level].values()], agents, others, exclude)
         return None if found is None else Match(found, pivot_count)
 
     def eligible(self, agent: AgentRecord, group: str, requirement: Requirement) -> bool:
@@ -439,7 +494,7 @@ _LEVEL_THEN_NAME = _level_then_name
 
 def _first(
     lists: list[_Sorted],
-    agents: Mapping[str, AgentRecord],
+    agents: list[AgentRecord | None],
     others: tuple[tuple[str, int], ...],
     exclude: Container[str],
 ) -> AgentRecord | None:
@@ -455,19 +510,23 @@ def _first(
     best: Entry | None = None
     found: AgentRecord | None = None
     for items in lists:
-        for entry in items:
-            if best is not None and entry > best:
-                break
-            agent = agents[entry[1]]
-            if agent.agent_id in exclude:
-                continue
-            skills = agent.skills
-            for name, level in others:
-                if skills.get(name, 0) < level:
+        for block in items.blocks:
+            for entry in block:
+                if best is not None and entry > best:
+                    break
+                agent = agents[entry & _ORDINAL]
+                if agent is None or agent.agent_id in exclude:
+                    continue
+                skills = agent.skills
+                for name, level in others:
+                    if skills.get(name, 0) < level:
+                        break
+                else:
+                    best, found = entry, agent
                     break
             else:
-                best, found = entry, agent
-                break
+                continue  # this block had no candidate: go on to the next one
+            break
     return found
 
 

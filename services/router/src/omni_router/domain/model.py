@@ -135,8 +135,21 @@ class RoutingRequest:
     excluded_agents: frozenset[str] = frozenset()
 
 
+_CLASSIFIED: dict[tuple[tuple[tuple[str, int], ...], str | None], Requirement] = {}
+"""Requirements as classified (step 0, no optional skills), by the request's skills and language:
+the same few requirements come again and again, and a requirement is an immutable value."""
+
+
 def requirement_at(request: RoutingRequest, step: int, widening: tuple[WideningStep, ...]) -> Requirement:
     """The requirement after `step` widening steps (0 = as classified, optional skills included)."""
+    if not step and not request.optional_skills:  # the common case: the requirement as classified
+        key = (tuple(request.skills.items()), request.language)
+        found = _CLASSIFIED.get(key)
+        if found is None:
+            if len(_CLASSIFIED) >= 4096:  # rules yield a few hundred distinct requirements; stay bounded
+                _CLASSIFIED.clear()
+            found = _CLASSIFIED[key] = Requirement.of({k: max(1, v) for k, v in request.skills.items()}, key[1])
+        return found
     drop = False
     lower = 0
     for spec in widening[:step]:

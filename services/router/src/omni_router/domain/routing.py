@@ -34,6 +34,8 @@ from omni_router.domain.model import (
 )
 from omni_router.domain.waiting import WaitingConversation, WaitingIndex
 
+_ALL_GROUPS = tuple(range(len(GROUPS)))
+
 
 class RoutingError(Exception):
     """A request the core refuses; `code` is stable and maps to an HTTP 4xx."""
@@ -140,7 +142,7 @@ class RoutingCore:
             return []
         freed = load < record.load[g]
         self.agents.change_load(record, g, absolute=load, idle_key=now if freed else None)
-        return self._pull(record, now=now) if freed else []
+        return self._pull(record, now=now, groups=(g,)) if freed else []
 
     # --- conversations ------------------------------------------------------------------
 
@@ -163,9 +165,12 @@ class RoutingCore:
             conv.sticky_until = now + spec.sticky_grace_s
             self._timer(conv.sticky_until, "sticky", cid, 0)
         self._schedule_widening(conv, spec)
-        self.waiting.add(conv)
         decisions: list[Decision] = [Queued(cid, conv.queue, 0, "new", request.rule)]
-        decisions.extend(self._route(conv, now=now))
+        routed = self._route(conv, now=now)
+        if routed:  # taken at once: it never needs a place in the waiting index
+            decisions.extend(routed)
+        else:
+            self.waiting.add(conv)
         return decisions
 
     def _schedule_widening(self, conv: WaitingConversation, spec: QueueSpec) -> None:
@@ -202,7 +207,7 @@ class RoutingCore:
         ]
         decisions.extend(self._route(conv, now=now))
         if record is not None:
-            decisions.extend(self._pull(record, now=now))
+            decisions.extend(self._pull(record, now=now, groups=(conv.group,)))
         return decisions
 
     def release(self, conversation_id: str, *, now: float) -> list[Decision]:
@@ -222,7 +227,7 @@ class RoutingCore:
         self.agents.change_load(record, g, delta=-1, idle_key=now, detached=True)
         self._detached = (record, g)
         try:
-            return self._pull(record, now=now)
+            return self._pull(record, now=now, groups=(g,))
         finally:
             self._detached = None
             self.agents.attach(record, g)
@@ -356,12 +361,15 @@ class RoutingCore:
             return []
         return [self._claim(conv, match.agent, now=now, spec=spec, sticky=False, candidates=match.candidates)]
 
-    def _pull(self, record: AgentRecord, *, now: float) -> list[Decision]:
-        """Agent-side matching: while the agent has spare slots, take the best waiting conversation."""
+    def _pull(self, record: AgentRecord, *, now: float, groups: tuple[int, ...] = _ALL_GROUPS) -> list[Decision]:
+        """Agent-side matching: while the agent has spare slots, take the best waiting conversation.
+
+        `groups` narrows the search to the groups where the agent gained a slot: nothing waiting in
+        another group could be taken by it (liveness held before this call), so it need not look."""
         decisions: list[Decision] = []
         while record.presence is Presence.AVAILABLE:
             best: WaitingConversation | None = None
-            for g in range(len(GROUPS)):
+            for g in groups:
                 if record.spare(g) <= 0:
                     continue
                 conv = self.waiting.best_for(g, record.skills, record.agent_id, now=now)
@@ -415,8 +423,14 @@ def _reason(
 ) -> Reason:
     requirement: Requirement = conv.requirement
     g = conv.group
-    agent_skills = {name: record.skills.get(name, 0) for name, _ in requirement.skills}
-    parts = [f"{n} {agent_skills[n]} (needs {lvl})" for n, lvl in requirement.skills]
+    have = record.skills
+    skills: dict[str, int] = {}
+    agent_skills: dict[str, int] = {}
+    parts: list[str] = []
+    for name, level in requirement.skills:  # one plain loop: this runs for every decision
+        skills[name] = level
+        agent_skills[name] = mine = have.get(name, 0)
+        parts.append(f"{name} {mine} (needs {level})")
     head = "sticky: last agent of this customer" if sticky else strategy.value
     summary = f"{head}: " + (", ".join(parts) if parts else "no skill required")
     if requirement.language:
@@ -430,7 +444,7 @@ def _reason(
         summary=summary,
         strategy=strategy.value,
         rule=conv.request.rule,
-        skills=dict(requirement.skills),
+        skills=skills,
         agent_skills=agent_skills,
         widening_step=conv.step,
         sticky=sticky,
