@@ -44,3 +44,21 @@ def test_index_with_thousands_of_agents_finds_longest_idle():
     assert match.agent is expected
     best = index.best("chat", Requirement.of({}), Strategy.BEST_SKILL)
     assert best is not None
+
+
+def test_a_term_first_queried_after_many_changes_orders_its_agents_as_they_are_now():
+    """Buckets of a term are built at its first pivot: from the agents' state then, not at upsert."""
+    index = AgentIndex()
+    for i in range(600):
+        index.upsert(AgentProfile(f"a{i:04d}", {"x": 3}, ("ja",), {"chat": 1}, Presence.AVAILABLE), now=float(i))
+    busy = index.agents["a0000"]
+    index.change_load(busy, 1, delta=1)  # the longest idle agent is full now
+    index.set_presence(index.agents["a0001"], Presence.AWAY, now=700.0)
+    index.change_load(index.agents["a0599"], 1, delta=0, idle_key=-1.0)  # now idle longest of all
+    for requirement in (Requirement.of({}), Requirement.of({}, "ja"), Requirement.of({"x": 2})):
+        match = index.best("chat", requirement, Strategy.LONGEST_IDLE)
+        assert match is not None and match.agent.agent_id == "a0599", requirement
+        assert match.candidates == 598
+    index.change_load(index.agents["a0599"], 1, delta=1)  # later changes keep the built buckets right
+    match = index.best("chat", Requirement.of({}, "ja"), Strategy.LONGEST_IDLE)
+    assert match is not None and match.agent.agent_id == "a0002"
