@@ -503,6 +503,8 @@ def _first(
     No merge: the lists are walked one after another, smallest head first, each only as long as its
     entries sort before the best agent found so far (in the common case the first head qualifies
     and every other list stops at its head)."""
+    if not others and not exclude and lists:  # the common case: every agent in these lists qualifies
+        return agents[min([items.blocks[0][0] for items in lists]) & _ORDINAL]
     if len(lists) > 1:
         # heads are distinct (an agent sits in one bucket of a skill), so the lists never compare
         ordered = sorted([(items.blocks[0][0], items) for items in lists])
