@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -94,9 +94,8 @@ class EventPublisher:
             await self._started.wait()
 
     async def _connect(self) -> None:
-        delay = 0.2
-        while True:
-            producer = AIOKafkaProducer(
+        self._producer = await start_with_retry(
+            lambda: AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap,
                 client_id=f"omni-{self.service}",
                 enable_idempotence=True,
@@ -105,19 +104,10 @@ class EventPublisher:
                 request_timeout_ms=int(self.ack_timeout_s * 1000),
                 retry_backoff_ms=100,
                 max_request_size=2 * 1024 * 1024,
-            )
-            try:
-                await producer.start()
-            except (KafkaError, OSError) as exc:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                log.warning("kafka producer cannot connect yet", error=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            self._producer = producer
-            self._started.set()
-            return
+            ),
+            what="kafka producer",
+        )
+        self._started.set()
 
     async def stop(self) -> None:
         if self._connect_task is not None and not self._connect_task.done():
@@ -224,6 +214,32 @@ class EventPublisher:
 
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (KafkaUnavailable, KafkaError, OSError, TimeoutError)
+
+
+_Client = TypeVar("_Client", AIOKafkaProducer, AIOKafkaConsumer)
+
+
+async def start_with_retry(
+    make: Callable[[], _Client], *, what: str, stopping: Callable[[], bool] = lambda: False
+) -> _Client:
+    """Build and start a Kafka client, again and again (backing off to 5 s) while Kafka is away.
+
+    A client that failed to start is stopped before the next try. With `stopping`, gives up by
+    raising CancelledError once it says so."""
+    delay = 0.2
+    while not stopping():
+        client = make()
+        try:
+            await client.start()
+        except (KafkaError, OSError) as exc:
+            with contextlib.suppress(Exception):
+                await client.stop()
+            log.warning(f"{what} cannot connect yet", error=str(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        return client
+    raise asyncio.CancelledError
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -367,8 +383,7 @@ class EventConsumer:
             await self.on_assigned(parts)
 
     async def _connect(self) -> AIOKafkaConsumer:
-        delay = 0.2
-        while not self._stopping:
+        def make() -> AIOKafkaConsumer:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap,
                 group_id=self.group_id,
@@ -383,17 +398,9 @@ class EventConsumer:
                 max_partition_fetch_bytes=2 * 1024 * 1024,
             )
             consumer.subscribe([t + self.suffix for t in self.topics], listener=_Listener(self))
-            try:
-                await consumer.start()
-            except (KafkaError, OSError) as exc:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-                log.warning("kafka consumer cannot connect yet", error=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
             return consumer
-        raise asyncio.CancelledError
+
+        return await start_with_retry(make, what="kafka consumer", stopping=lambda: self._stopping)
 
     async def _run(self) -> None:
         try:

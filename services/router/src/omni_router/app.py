@@ -195,6 +195,15 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
             raise ApiError(404, "unknown_conversation", f"no conversation {conversation_id}")
         return row
 
+    async def offered_conversation(
+        conn: asyncpg.Connection, conversation_id: uuid.UUID, agent_id: str
+    ) -> asyncpg.Record:
+        """The conversation, locked, if it is offered to this agent now (else 404 or 409)."""
+        row = await locked_conversation(conn, conversation_id)
+        if row["state"] != "offered" or row["agent_id"] != agent_id:
+            raise ApiError(409, "not_offered", f"conversation {conversation_id} is not offered to {agent_id}")
+        return row
+
     async def known_agent(conn: asyncpg.Connection, agent_id: str) -> asyncpg.Record:
         row = await conn.fetchrow("select * from router_agents where agent_id = $1", agent_id)
         if row is None:
@@ -295,9 +304,7 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
     )
     async def accept(conversation_id: uuid.UUID, body: AgentAction) -> dict[str, Any]:
         async with pool().acquire() as conn, conn.transaction():
-            row = await locked_conversation(conn, conversation_id)
-            if row["state"] != "offered" or row["agent_id"] != body.agent_id:
-                raise ApiError(409, "not_offered", f"conversation {conversation_id} is not offered to {body.agent_id}")
+            row = await offered_conversation(conn, conversation_id, body.agent_id)
             row = await pg.update_conversation(
                 conn, conversation_id, state="assigned", offer_expires_at=None, assigned_at=datetime.now(UTC)
             )
@@ -326,9 +333,7 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
     )
     async def decline(conversation_id: uuid.UUID, body: AgentAction) -> dict[str, Any]:
         async with pool().acquire() as conn, conn.transaction():
-            row = await locked_conversation(conn, conversation_id)
-            if row["state"] != "offered" or row["agent_id"] != body.agent_id:
-                raise ApiError(409, "not_offered", f"conversation {conversation_id} is not offered to {body.agent_id}")
+            row = await offered_conversation(conn, conversation_id, body.agent_id)
             row = await pg.update_conversation(
                 conn,
                 conversation_id,

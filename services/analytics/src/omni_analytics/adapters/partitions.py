@@ -7,13 +7,13 @@ holds the offsets, saved in the same row as the state they produced.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+
+from omni_service.kafka import start_with_retry
 
 log = structlog.get_logger(__name__)
 
@@ -36,9 +36,8 @@ class PartitionReader:
 
     async def connect(self) -> None:
         """Connect, retrying while Kafka is away."""
-        delay = 0.2
-        while True:
-            consumer = AIOKafkaConsumer(
+        self.consumer = await start_with_retry(
+            lambda: AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap,
                 client_id=self.client_id,
                 group_id=None,
@@ -47,18 +46,9 @@ class PartitionReader:
                 isolation_level="read_committed",
                 fetch_max_wait_ms=100,
                 max_partition_fetch_bytes=2 * 1024 * 1024,
-            )
-            try:
-                await consumer.start()
-            except (KafkaError, OSError) as exc:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-                log.warning("kafka not reachable yet", error=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            self.consumer = consumer
-            return
+            ),
+            what="kafka consumer",
+        )
 
     async def partitions(self) -> set[TopicPartition]:
         assert self.consumer is not None
