@@ -280,3 +280,24 @@ def test_unknown_queue_falls_back_to_default():
     c = core()
     decisions = c.enqueue(request("x", queue="nope"), now=0)
     assert decisions[0].queue == "q"
+
+
+def test_reason_summary_names_levels_language_load_and_widening_even_with_braces_in_skill_names():
+    c = core(widening=(WideningStep(after_s=10, lower_levels_by=2),))
+    c.upsert_agent(AgentProfile("a", {"bil{l}ing": 7, "x": 3}, ("ja",), {"chat": 2}, AVAILABLE), now=0)
+    first = c.enqueue(request("c1", skills={"bil{l}ing": 5, "x": 1}, language="ja"), now=1)[-1]
+    assert first.reason.summary == (
+        "longest_idle: bil{l}ing 7 (needs 5), x 3 (needs 1), speaks ja, 1 of 2 chat slots in use"
+    )
+    assert first.reason.agent_skills == {"bil{l}ing": 7, "x": 3}
+    assert not assigned(c.enqueue(request("c2", skills={"x": 5}, at=1), now=1))
+    widened = [d for d in c.tick(now=11) if isinstance(d, Assigned)]
+    assert [d.reason.summary for d in widened] == [
+        "longest_idle: x 3 (needs 3), 2 of 2 chat slots in use, widening step 1"
+    ]
+    # each reason owns its mappings: changing one leaves the next reason of the same shape alone
+    first.reason.skills["x"] = 9  # type: ignore[index]
+    c.release("c1", now=12)
+    again = c.enqueue(request("c3", skills={"bil{l}ing": 5, "x": 1}, language="ja"), now=12)[-1]
+    assert again.reason.skills == {"bil{l}ing": 5, "x": 1}
+    assert again.reason.summary.endswith("speaks ja, 2 of 2 chat slots in use")

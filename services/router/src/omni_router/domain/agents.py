@@ -176,7 +176,8 @@ class _Sorted:
 
 
 class _Bucket:
-    """The agents of one (group, skill, level, spare slots), in idle and in round-robin order."""
+    """The agents of one (group, skill, level, spare slots), in idle and in round-robin order
+    (the latter kept only once a round-robin query has pivoted on the term: see _Term.rr)."""
 
     __slots__ = ("by_idle", "by_rr")
 
@@ -191,12 +192,13 @@ class _Term:
     terms nobody pivots on, such as `*` or a language every agent speaks, cost a count only); and
     its epoch for the "nobody meets this" cache (see AgentIndex)."""
 
-    __slots__ = ("counts", "epoch", "levels")
+    __slots__ = ("counts", "epoch", "levels", "rr")
 
     def __init__(self) -> None:
         self.counts = [0] * 11
         self.epoch = 0
         self.levels: dict[int, dict[int, _Bucket]] | None = None
+        self.rr = False  # whether the buckets keep their round-robin order too
 
 
 _NO_TERMS = (_Term(), _Term(), _Term(), _Term())  # what an unknown skill looks like (never changed)
@@ -336,7 +338,8 @@ class AgentIndex:
                 if bucket is None:
                     bucket = spares[spare] = _Bucket()
                 bucket.by_idle.insert(keys[g])
-                bucket.by_rr.insert(keys[_RR + g])
+                if term.rr:
+                    bucket.by_rr.insert(keys[_RR + g])
 
     def _unindex(self, agent: AgentRecord, groups: Iterable[int]) -> None:
         if agent.presence is not Presence.AVAILABLE:
@@ -356,7 +359,8 @@ class AgentIndex:
                 spares = levels[level]
                 bucket = spares[spare]
                 bucket.by_idle.remove(keys[g])
-                bucket.by_rr.remove(keys[_RR + g])
+                if term.rr:
+                    bucket.by_rr.remove(keys[_RR + g])
                 if not bucket.by_idle:
                     del spares[spare]
                     if not spares:
@@ -367,7 +371,7 @@ class AgentIndex:
         memory: every term the pivot of some query)."""
         for skill in list(self._terms):
             for g in _ALL_GROUPS:
-                self._levels(g, skill)
+                self._rr_levels(g, skill)
 
     def _levels(self, g: int, skill: str) -> dict[int, dict[int, _Bucket]]:
         """The buckets of (group, skill) by level and spare slots, built from every agent the
@@ -376,7 +380,6 @@ class AgentIndex:
         if term.levels is not None:
             return term.levels
         idle: dict[tuple[int, int], list[Entry]] = {}
-        rr: dict[tuple[int, int], list[Entry]] = {}
         for agent in self.agents.values():
             level = agent.skills.get(skill)
             if level is None or agent.presence is not Presence.AVAILABLE:
@@ -385,13 +388,25 @@ class AgentIndex:
             if spare <= 0:
                 continue
             idle.setdefault((level, spare), []).append(agent.keys[g])
-            rr.setdefault((level, spare), []).append(agent.keys[_RR + g])
         levels: dict[int, dict[int, _Bucket]] = {}
         for (level, spare), entries in idle.items():
-            bucket = levels.setdefault(level, {})[spare] = _Bucket()
+            levels.setdefault(level, {})[spare] = bucket = _Bucket()
             bucket.by_idle.fill(entries)
-            bucket.by_rr.fill(rr[(level, spare)])
         term.levels = levels
+        return levels
+
+    def _rr_levels(self, g: int, skill: str) -> dict[int, dict[int, _Bucket]]:
+        """The same buckets with their round-robin order, built the first time a round-robin query
+        pivots on the term (from the agents in idle order), then kept up to date."""
+        levels = self._levels(g, skill)
+        term = self._terms[skill][g]
+        if not term.rr:
+            records = self._records
+            at = _RR + g
+            for spares in levels.values():
+                for bucket in spares.values():
+                    bucket.by_rr.fill([records[e & _ORDINAL].keys[at] for e in bucket.by_idle])  # type: ignore[union-attr]
+            term.rr = True
         return levels
 
     # --- queries ----------------------------------------------------------------------
@@ -451,12 +466,21 @@ class AgentIndex:
             pivot_count, pivot = min((self._count(g, t[0], t[1]), t) for t in terms)
         if pivot_count == 0:
             return None
-        others = tuple(t for t in terms if t != pivot)
+        others = tuple(t for t in terms if t != pivot) if len(terms) > 1 else ()
         skill, min_level = pivot
         tree = self._levels(g, skill)
-        levels = sorted((level for level in tree if level >= min_level), reverse=True)
         agents = self._records
         found: AgentRecord | None
+        if strategy is Strategy.LONGEST_IDLE or strategy is Strategy.ROUND_ROBIN:
+            # one order over every level and spare count: _first merges the lists by their heads
+            if strategy is Strategy.LONGEST_IDLE:
+                lists = [b.by_idle for level, spares in tree.items() if level >= min_level for b in spares.values()]
+            else:
+                tree = self._rr_levels(g, skill)
+                lists = [b.by_rr for level, spares in tree.items() if level >= min_level for b in spares.values()]
+            found = _first(lists, agents, others, exclude)
+            return None if found is None else Match(found, pivot_count)
+        levels = sorted((level for level in tree if level >= min_level), reverse=True)
         if strategy is Strategy.LEAST_LOADED:
             found = None
             for spare in sorted({spare for level in levels for spare in tree[level]}, reverse=True):
@@ -464,16 +488,12 @@ class AgentIndex:
                 found = _first(lists, agents, others, exclude)
                 if found is not None:
                     break
-        elif strategy is Strategy.BEST_SKILL:
+        else:  # best skill: the highest level first
             found = None
             for level in levels:
                 found = _first([b.by_idle for b in tree[level].values()], agents, others, exclude)
                 if found is not None:
                     break
-        elif strategy is Strategy.ROUND_ROBIN:
-            found = _first([b.by_rr for level in levels for b in tree[level].values()], agents, others, exclude)
-        else:
-            found = _first([b.by_idle for level in levels for b in tree[level].values()], agents, others, exclude)
         return None if found is None else Match(found, pivot_count)
 
     def eligible(self, agent: AgentRecord, group: str, requirement: Requirement) -> bool:

@@ -423,30 +423,47 @@ def _reason(
 ) -> Reason:
     requirement: Requirement = conv.requirement
     g = conv.group
+    shape = _SKILL_PARTS.get(requirement)
+    if shape is None:
+        if len(_SKILL_PARTS) >= 4096:  # rules yield a few hundred distinct requirements: stay bounded
+            _SKILL_PARTS.clear()
+        shape = _SKILL_PARTS[requirement] = _skill_part(requirement)
+    template, skills = shape
     have = record.skills
-    skills: dict[str, int] = {}
-    agent_skills: dict[str, int] = {}
-    parts: list[str] = []
-    for name, level in requirement.skills:  # one plain loop: this runs for every decision
-        skills[name] = level
-        agent_skills[name] = mine = have.get(name, 0)
-        parts.append(f"{name} {mine} (needs {level})")
-    head = "sticky: last agent of this customer" if sticky else strategy.value
-    summary = f"{head}: " + (", ".join(parts) if parts else "no skill required")
-    if requirement.language:
-        summary += f", speaks {requirement.language}"
-    summary += f", {record.load[g] + 1} of {record.capacity[g]} {GROUPS[g]} slots in use"
+    agent_skills = {name: have.get(name, 0) for name in skills}
+    name = _STRATEGY_NAMES[strategy]  # an enum's .value is a property: slow on this hot path
+    head = "sticky: last agent of this customer" if sticky else name
+    summary = f"{head}: {template.format(*agent_skills.values())}, {record.load[g] + 1} of {record.capacity[g]} {GROUPS[g]} slots in use"
     if conv.step:
         summary += f", widening step {conv.step}"
     if conv.overflowed:
         summary += ", overflow"
     return Reason(
         summary=summary,
-        strategy=strategy.value,
+        strategy=name,
         rule=conv.request.rule,
-        skills=skills,
+        skills=dict(skills),
         agent_skills=agent_skills,
         widening_step=conv.step,
         sticky=sticky,
         candidates=candidates,
     )
+
+
+_STRATEGY_NAMES = {s: s.value for s in Strategy}
+
+_SKILL_PARTS: dict[Requirement, tuple[str, dict[str, int]]] = {}
+"""By requirement: the skills-and-language part of a reason's summary as a `str.format` template
+taking the agent's level of each required skill, and the required skills. The same few
+requirements come again and again."""
+
+
+def _skill_part(requirement: Requirement) -> tuple[str, dict[str, int]]:
+    def literal(text: str) -> str:
+        return text.replace("{", "{{").replace("}", "}}")
+
+    parts = [f"{literal(name)} {{}} (needs {level})" for name, level in requirement.skills]
+    template = ", ".join(parts) if parts else "no skill required"
+    if requirement.language:
+        template += f", speaks {literal(requirement.language)}"
+    return template, dict(requirement.skills)
