@@ -9,8 +9,8 @@ the most selective requirement term (the pivot), merges only the pivot's buckets
 strategy's order and checks the remaining terms on each candidate; its cost depends on
 the pivot's bucket sizes and the number of levels, not on the number of agents.
 
-A term's buckets are built the first time a query pivots on it; until then an agent
-change only counts it. Terms that are never the rarest of a requirement (`*` when every
+A term's buckets are built the first time a query pivots on it (their round-robin lists
+the first time a round-robin query does); until then an agent change only counts it. Terms that are never the rarest of a requirement (`*` when every
 queue asks for a skill, a language nearly every agent speaks) cost no ordering at all.
 """
 
