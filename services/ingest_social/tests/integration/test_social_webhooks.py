@@ -274,3 +274,48 @@ async def test_concurrent_deliveries_are_each_answered_after_their_own_ack(socia
     events = await _events(social_settings, 40, settle_s=1.0)
     assert len(events) == 40
     assert len({e.id for e in events}) == 40
+
+
+async def test_documented_non_message_payloads_answer_200_and_a_username_whatsapp_user_is_published(
+    social_settings: Settings,
+) -> None:
+    revoke = (
+        b'{"user_event":{"revoke":{"date_time":"2018-05-24T09:48:12+00:00",'
+        b'"target":{"app_id":"13090192"},"source":{"user_id":"63046977"}}}}'
+    )
+    joined = dumps(
+        {
+            "update_id": 20001,
+            "message": {
+                "message_id": 3,
+                "from": {"id": 2222222, "is_bot": False, "first_name": "花子"},
+                "chat": {"id": -1001234567890, "title": "Support", "type": "supergroup"},
+                "date": 1700000000,
+                "new_chat_members": [{"id": 2222222, "is_bot": False, "first_name": "花子"}],
+            },
+        }
+    )
+    bsuid = "US.13491208655302741918"
+    username_user = WHATSAPP_TEXT.replace(b'"wa_id":"16505551234"', f'"user_id":"{bsuid}"'.encode()).replace(
+        b'"from":"16505551234"', f'"from_user_id":"{bsuid}"'.encode()
+    )
+    async with running_app(create_app(social_settings)) as client:
+        await wait_ready(client)
+        x = await client.post(
+            "/webhooks/x",
+            content=revoke,
+            headers={"x-twitter-webhooks-signature": x_sig(SECRETS["x_consumer_secret"], revoke)},
+        )
+        tg = await client.post(
+            "/webhooks/telegram",
+            content=joined,
+            headers={"x-telegram-bot-api-secret-token": SECRETS["telegram_secret_token"]},
+        )
+        wa = await client.post("/webhooks/meta", content=username_user, headers=_meta_headers(username_user))
+    assert (x.status_code, x.json()) == (200, {"accepted": 0, "duplicates": 0, "ignored": 1})
+    assert (tg.status_code, tg.json()) == (200, {"accepted": 0, "duplicates": 0, "ignored": 1})
+    assert (wa.status_code, wa.json()) == (200, {"accepted": 1, "duplicates": 0, "ignored": 0}), wa.text
+    [event] = await _events(social_settings, 1, settle_s=1.0)
+    assert event.subject == f"whatsapp:106540352242922:{bsuid}"
+    assert event.data.customer.address == bsuid  # type: ignore[attr-defined]
+    assert event.data.customer.display_name == "Sheena Nelson"  # type: ignore[attr-defined]

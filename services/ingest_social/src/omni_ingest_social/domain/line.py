@@ -93,11 +93,12 @@ def _content(message: f.JsonObject, kind: str, path: str) -> tuple[str, list[Att
                 size_bytes=size if size is not None and size >= 0 else None,
             )
         ]
-    if kind == "location":
+    if kind == "location":  # title and address are optional; the coordinates are not
         parts = [message.get("title"), message.get("address")]
-        return "\n".join(p for p in parts if isinstance(p, str) and p), []
-    if kind == "sticker":
-        return "", [Attachment(content_type="image/x-line-sticker")]
+        label = "\n".join(p for p in parts if isinstance(p, str) and p)
+        return label or f"location {message.get('latitude')},{message.get('longitude')}", []
+    if kind == "sticker":  # a "message sticker" carries the text the user typed on it
+        return f.opt_text(message, "text", path) or "", [Attachment(content_type="image/x-line-sticker")]
     return "", [Attachment(content_type=media_type(kind))]
 
 

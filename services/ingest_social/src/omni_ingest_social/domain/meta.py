@@ -7,6 +7,7 @@ other event kinds are counted as ignored, by reason.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from omni_ingest_social.domain import _fields as f
@@ -38,6 +39,9 @@ _MESSAGING_KINDS = (
     "message_edit",
 )
 _WHATSAPP_MEDIA = ("image", "video", "audio", "document", "sticker")
+_WHATSAPP_IGNORED = ("system", "reaction", "unsupported", "unknown", "ephemeral", "request_welcome")
+# a business-scoped user id (BSUID): country code, ".", up to 128 letters and digits ("US.ENT." for a parent id)
+_BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 
 
 def parse_meta(body: bytes, *, received_at: datetime, detect: DetectLanguage) -> ParsedDelivery:
@@ -130,9 +134,11 @@ def _whatsapp_entry(out: DeliveryBuilder, entry: f.JsonObject, path: str) -> Non
         for k, raw_contact in enumerate(f.arr(value, "contacts", vpath, required=False)):
             contact = f.item_obj(raw_contact, f"{vpath}.contacts[{k}]")
             profile = f.opt_obj(contact, "profile", f"{vpath}.contacts[{k}]") or {}
-            wa_id, name = contact.get("wa_id"), profile.get("name")
-            if isinstance(wa_id, str) and isinstance(name, str):
-                names[wa_id] = name
+            name = profile.get("name")
+            for key in ("wa_id", "user_id"):  # a user with a WhatsApp username may have no wa_id, only a BSUID
+                contact_id = contact.get(key)
+                if isinstance(contact_id, str) and isinstance(name, str):
+                    names[contact_id] = name
         for k, raw_message in enumerate(messages):
             _whatsapp_message(
                 out, f.item_obj(raw_message, f"{vpath}.messages[{k}]"), f"{vpath}.messages[{k}]", number_id, names
@@ -143,12 +149,10 @@ def _whatsapp_message(
     out: DeliveryBuilder, message: f.JsonObject, path: str, number_id: str, names: dict[str, str]
 ) -> None:
     kind = f.text(message, "type", path)
-    if kind in ("system", "reaction", "unsupported", "ephemeral", "request_welcome"):
+    if kind in _WHATSAPP_IGNORED:  # "unknown" is what API versions before "unsupported" call it
         out.ignore(kind)
         return
-    wa_id = f.text(message, "from", path)
-    if not wa_id.isdigit() or not 6 <= len(wa_id) <= 15:
-        raise MalformedPayload(f"{path}.from", f"{path}.from: expected a WhatsApp id (digits of an E.164 number)")
+    sender, address = _whatsapp_sender(message, path)
     wamid = f.text(message, "id", path)
     group = f.opt_text(message, "group_id", path)  # group chats thread on the group, like LINE groups
     text, attachments = _whatsapp_content(message, kind, path)
@@ -157,12 +161,26 @@ def _whatsapp_message(
         channel=Channel.WHATSAPP,
         dedupe_key=wamid,
         provider_message_id=wamid,
-        thread_key=f"whatsapp:{number_id}:group:{group}" if group else f"whatsapp:{number_id}:{wa_id}",
-        address="+" + wa_id,
-        display_name=names.get(wa_id),
+        thread_key=f"whatsapp:{number_id}:group:{group}" if group else f"whatsapp:{number_id}:{sender}",
+        address=address,
+        display_name=names.get(sender),
         text=text,
         attachments=attachments,
         sent_at=from_epoch(f.epoch_seconds(message.get("timestamp"), f"{path}.timestamp", millis=False)),
+    )
+
+
+def _whatsapp_sender(message: f.JsonObject, path: str) -> tuple[str, str]:
+    """The sender's id and address: the phone number (wa_id, E.164) when WhatsApp shares it, else the
+    business-scoped user id that replaces it for a user who chose a username."""
+    wa_id = f.opt_text(message, "from", path)
+    if wa_id is not None and wa_id.isdigit() and 6 <= len(wa_id) <= 15:
+        return wa_id, "+" + wa_id
+    for candidate in (f.opt_text(message, "from_user_id", path), wa_id):
+        if candidate is not None and _BSUID.fullmatch(candidate):
+            return candidate, candidate
+    raise MalformedPayload(
+        f"{path}.from", f"{path}.from: expected a WhatsApp id (digits of an E.164 number) or a from_user_id"
     )
 
 
@@ -191,4 +209,7 @@ def _whatsapp_content(message: f.JsonObject, kind: str, path: str) -> tuple[str,
         return title if isinstance(title, str) else "", []
     if kind == "contacts":
         return "", [Attachment(content_type="text/vcard")]
+    if kind == "order":  # a cart from the catalog, with the customer's own words
+        order = f.obj(message, "order", path)
+        return f.opt_text(order, "text", f"{path}.order") or "", [Attachment(content_type=media_type(kind))]
     return "", [Attachment(content_type=media_type(kind))]

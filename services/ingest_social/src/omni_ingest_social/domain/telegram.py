@@ -1,4 +1,8 @@
-"""Telegram Bot API: one `Update` per POST; `message` and `edited_message` from people are routed."""
+"""Telegram Bot API: one `Update` per POST; `message` and `edited_message` from people are routed.
+
+Service messages (a member joined or left, a pinned message, a new title, ...), channel posts the
+group's linked channel forwards automatically and live-location updates are not customer messages.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,48 @@ _OTHER_UPDATES = (
     "purchased_paid_media",
 )
 _MEDIA = ("document", "video", "audio", "voice", "animation", "video_note", "sticker")
+_SERVICE = frozenset(
+    {
+        "new_chat_members",
+        "new_chat_member",
+        "new_chat_participant",
+        "left_chat_member",
+        "left_chat_participant",
+        "new_chat_title",
+        "new_chat_photo",
+        "delete_chat_photo",
+        "group_chat_created",
+        "supergroup_chat_created",
+        "channel_chat_created",
+        "message_auto_delete_timer_changed",
+        "migrate_to_chat_id",
+        "migrate_from_chat_id",
+        "pinned_message",
+        "successful_payment",
+        "refunded_payment",
+        "users_shared",
+        "chat_shared",
+        "connected_website",
+        "write_access_allowed",
+        "passport_data",
+        "proximity_alert_triggered",
+        "boost_added",
+        "chat_background_set",
+        "forum_topic_created",
+        "forum_topic_edited",
+        "forum_topic_closed",
+        "forum_topic_reopened",
+        "general_forum_topic_hidden",
+        "general_forum_topic_unhidden",
+        "giveaway_created",
+        "giveaway_completed",
+        "video_chat_scheduled",
+        "video_chat_started",
+        "video_chat_ended",
+        "video_chat_participants_invited",
+        "web_app_data",
+    }
+)
 
 
 def parse_telegram(body: bytes, *, bot: str, received_at: datetime, detect: DetectLanguage) -> ParsedDelivery:
@@ -50,11 +96,21 @@ def parse_telegram(body: bytes, *, bot: str, received_at: datetime, detect: Dete
     if sender is None or sender.get("is_bot") is True:
         out.ignore("bot_or_anonymous")
         return out.build()
+    if message.get("is_automatic_forward") is True:  # the linked channel's own post, copied into its group
+        out.ignore("automatic_forward")
+        return out.build()
+    if key == "edited_message" and "location" in message:  # a live location moving, sent every few seconds
+        out.ignore("live_location")
+        return out.build()
     user_id = f.text(sender, "id", f"{key}.from")
     message_id = f.text(message, "message_id", key)
     names = [sender.get("first_name"), sender.get("last_name")]
     display = " ".join(n for n in names if isinstance(n, str) and n) or f.opt_text(sender, "username", f"{key}.from")
-    text = f.opt_text(message, "text", key) or f.opt_text(message, "caption", key) or ""
+    text = f.opt_text(message, "text", key) or f.opt_text(message, "caption", key) or _place(message, key)
+    attachments = _attachments(message, key)
+    if not text and not attachments and not _SERVICE.isdisjoint(message):
+        out.ignore("service_message")
+        return out.build()
     out.route(
         path=key,
         channel=Channel.TELEGRAM,
@@ -64,7 +120,7 @@ def parse_telegram(body: bytes, *, bot: str, received_at: datetime, detect: Dete
         address=user_id,
         display_name=display,
         text=text,
-        attachments=_attachments(message, key),
+        attachments=attachments,
         sent_at=from_epoch(
             f.epoch_seconds(message.get("edit_date") or message.get("date"), f"{key}.date", millis=False)
         ),
@@ -84,8 +140,8 @@ def _attachments(message: f.JsonObject, path: str) -> list[Attachment]:
         )
     for kind in _MEDIA:
         media = f.opt_obj(message, kind, path)
-        if media is None:
-            continue
+        if media is None or (kind == "document" and "animation" in message):  # an animation is also sent
+            continue  # as `document`, for older clients: one file, one attachment
         size = media.get("file_size")
         name = media.get("file_name")
         mime = media.get("mime_type")
@@ -96,4 +152,20 @@ def _attachments(message: f.JsonObject, path: str) -> list[Attachment]:
                 size_bytes=size if isinstance(size, int) and size >= 0 else None,
             )
         )
+    if f.opt_obj(message, "contact", path) is not None:
+        found.append(Attachment(content_type="text/vcard"))
     return found
+
+
+def _place(message: f.JsonObject, path: str) -> str:
+    """A shared venue or location as text, as WhatsApp's are (Telegram gives them no caption)."""
+    venue = f.opt_obj(message, "venue", path)
+    if venue is not None:
+        parts = [venue.get("title"), venue.get("address")]
+        label = "\n".join(p for p in parts if isinstance(p, str) and p)
+        if label:
+            return label
+    place = f.opt_obj(message, "location", path)
+    if place is None:
+        return ""
+    return f"location {place.get('latitude')},{place.get('longitude')}"

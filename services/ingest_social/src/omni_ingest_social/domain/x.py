@@ -31,8 +31,11 @@ _OTHER_ACTIVITIES = {
 def parse_x(body: bytes, *, received_at: datetime, detect: DetectLanguage) -> ParsedDelivery:
     """Normalize one Account Activity POST (already verified)."""
     doc = f.load_object(body, what="X account activity")
-    account = f.text(doc, "for_user_id", "")
     out = DeliveryBuilder(Provider.X, received_at=received_at, detect=detect)
+    if "for_user_id" not in doc and "user_event" in doc:  # a revoked authorization names no subscribed account
+        out.ignore("user_event")
+        return out.build()
+    account = f.text(doc, "for_user_id", "")
     users = f.opt_obj(doc, "users", "") or {}
     for key, reason in _OTHER_ACTIVITIES.items():
         value = doc.get(key)
