@@ -288,6 +288,7 @@ async def retry_transient(
 
 Handler = Callable[[Incoming], Awaitable[None]]
 PartitionsCallback = Callable[[set[tuple[str, int]]], Awaitable[None]]
+LagCallback = Callable[[dict[tuple[str, int], int]], None]
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -317,6 +318,7 @@ class EventConsumer:
         flush: Callable[[], Awaitable[None]] | None = None,
         on_assigned: PartitionsCallback | None = None,
         on_revoked: PartitionsCallback | None = None,
+        on_lag: LagCallback | None = None,
         batch_size: int = 500,
         max_handler_attempts: int = 5,
         brake_window: int = 200,
@@ -334,6 +336,7 @@ class EventConsumer:
         self.flush = flush
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
+        self.on_lag = on_lag
         self.batch_size = batch_size
         self.max_handler_attempts = max_handler_attempts
         self.brake_window = brake_window
@@ -411,10 +414,11 @@ class EventConsumer:
         try:
             while not self._stopping:
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
-                if not batches:
-                    continue
-                async with self._lock:
-                    await self._process(consumer, batches)
+                if batches:
+                    async with self._lock:
+                        await self._process(consumer, batches)
+                if self.on_lag is not None:
+                    self.on_lag(await self._lags(consumer))
         except DeadLetterBrakeTripped as exc:
             self.tripped = exc
             log.critical("dead-letter brake tripped; consumer stopped", error=str(exc))
@@ -449,6 +453,21 @@ class EventConsumer:
         elapsed = time.perf_counter() - started
         for topic in {self._contract_name(tp.topic) for tp in offsets}:
             self.metrics.handler_seconds.labels(self.service, topic).observe(elapsed)
+
+    async def _lags(self, consumer: AIOKafkaConsumer) -> dict[tuple[str, int], int]:
+        """Records not yet handled, per assigned partition whose end is known (after its first fetch):
+        the last stable offset (read_committed) minus the position; 0 means caught up."""
+        lags: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            end = consumer.last_stable_offset(tp)
+            if end is None:
+                end = consumer.highwater(tp)
+            if end is None:
+                continue
+            with contextlib.suppress(IllegalStateError, TimeoutError):  # revoked, or its position is being reset
+                position = await asyncio.wait_for(consumer.position(tp), 0.5)
+                lags[(self._contract_name(tp.topic), tp.partition)] = max(0, end - position)
+        return lags
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         for attempt in range(20):

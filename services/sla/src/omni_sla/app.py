@@ -56,6 +56,7 @@ def create_app(
         handler=engine.on_conversation,
         on_assigned=engine.on_assigned,
         on_revoked=engine.on_revoked,
+        on_lag=engine.on_lag,
     )
     app = runtime.http_app(description=DESCRIPTION)
     app.state.engine = engine

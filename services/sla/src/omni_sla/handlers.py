@@ -6,6 +6,10 @@
   event (offset not past the last applied one) changes nothing.
 - The fire loop wakes for the earliest timer of the owned partitions, deletes the due timers
   (only if still pending with that instant) and records their decisions in one statement.
+- A partition whose consumer is behind (just assigned after a restart or rebalance, or lagging)
+  is gated: its timers fire only up to the time of the last event applied from it, so a deadline
+  is not declared breached while the reply that met it is still unread. The gate lifts as soon as
+  the consumer reports the partition caught up.
 - The publisher publishes recorded decisions (warnings before outcomes) and marks them published
   once acknowledged. Event ids are derived from the key, and on (re)assignment of a partition
   its unpublished decisions are first looked up on the SLA topic, so a crash between commit and
@@ -150,6 +154,9 @@ class SlaEngine:
         self.on_published = on_published
         self.wheel = TimerWheel()
         self.owned: set[int] = set()
+        # partition -> instant (µs) up to which its timers may fire, while its consumer is behind
+        self.gates: dict[int, int] = {}
+        self._applied_us: dict[int, int] = {}  # partition -> time of the last event applied from it
         self._wake = asyncio.Event()
         self._outbox: asyncio.Queue[list[db.EmittedRow]] = asyncio.Queue()
         self._in_flight: set[uuid.UUID] = set()
@@ -208,6 +215,8 @@ class SlaEngine:
             return
         started = time.perf_counter()
         self.owned.update(new)
+        for part in new:  # nothing of it fires before the consumer says where it stands
+            self.gates[part] = self._applied_us.get(part, 0)
         count = await self.reload(new)
         await self._relay_unpublished(new)
         self.metrics.reload_seconds.set(time.perf_counter() - started)
@@ -221,6 +230,9 @@ class SlaEngine:
     async def on_revoked(self, parts: set[tuple[str, int]]) -> None:
         gone = {p for t, p in parts if t == CONVERSATIONS}
         self.owned -= gone
+        for part in gone:
+            self.gates.pop(part, None)
+            self._applied_us.pop(part, None)
         dropped = self.wheel.drop_partitions(gone)
         log.info("partitions revoked; timers dropped", partitions=sorted(gone), timers=dropped)
 
@@ -256,9 +268,36 @@ class SlaEngine:
         if missing:
             self._enqueue(missing)
 
+    def on_lag(self, lags: dict[tuple[str, int], int]) -> None:
+        """The consumer's lag per partition: caught up lifts a partition's gate, behind sets it."""
+        lifted = False
+        for (topic, part), lag in lags.items():
+            if topic != CONVERSATIONS or part not in self.owned:
+                continue
+            if lag == 0:
+                lifted = self.gates.pop(part, None) is not None or lifted
+            elif part not in self.gates:
+                self.gates[part] = self._applied_us.get(part, 0)
+        if lifted:
+            self._wake.set()
+
+    def _applied(self, incoming: Incoming) -> None:
+        """Move the partition's gate to this event's time (events of a partition come in order)."""
+        part = incoming.partition
+        at = to_us(incoming.event.time)
+        if at > self._applied_us.get(part, 0):
+            self._applied_us[part] = at
+            if part in self.gates:
+                self.gates[part] = at
+                self._wake.set()
+
     # --- conversation events -------------------------------------------------------------
 
     async def on_conversation(self, incoming: Incoming) -> None:
+        await self._apply(incoming)
+        self._applied(incoming)
+
+    async def _apply(self, incoming: Incoming) -> None:
         fact = to_fact(incoming.event)
         if fact is None:
             return
@@ -382,7 +421,7 @@ class SlaEngine:
     async def _fire_loop(self) -> None:
         while True:
             now_us = to_us(self.clock())
-            due = self.wheel.pop_due(now_us, limit=self.fire_batch)
+            due = self.wheel.pop_due(now_us, limit=self.fire_batch, gates=self.gates)
             if not due:
                 nxt = self.wheel.next_due()
                 timeout = 1.0 if nxt is None else min(1.0, max(0.0, (nxt - now_us) / 1e6))

@@ -4,12 +4,16 @@ A binary heap of `(due_us, packed_key)` with lazy deletion, and a dict from pack
 its current due instant. A timer is two Python ints and one tuple (about 200 bytes): the
 key packs the conversation UUID, partition, cycle, metric and kind into one integer.
 PostgreSQL is the durable copy; this is only what to wake up for.
+
+A partition can be gated (its consumer is behind): its timers fire only up to the gate, the
+instant up to which its events have been applied. A due timer past its partition's gate is
+parked in a per-partition heap and fires once the gate passes it (or is lifted).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -79,6 +83,7 @@ class TimerWheel:
     def __init__(self) -> None:
         self._heap: list[tuple[int, int]] = []
         self._due: dict[int, int] = {}
+        self._parked: dict[int, list[tuple[int, int]]] = {}  # partition -> due timers held back by its gate
 
     def __len__(self) -> int:
         return len(self._due)
@@ -111,16 +116,44 @@ class TimerWheel:
             heapq.heappop(heap)
         return None
 
-    def pop_due(self, now_us: int, *, limit: int = 1000) -> list[tuple[int, int]]:
-        """Timers due by `now_us`, earliest first, removed from the wheel."""
+    def pop_due(
+        self, now_us: int, *, limit: int = 1000, gates: Mapping[int, int] | None = None
+    ) -> list[tuple[int, int]]:
+        """Timers due by `now_us` and, for a partition in `gates`, by its gate; removed from the wheel.
+
+        Earliest first within the parked timers released and within the others. A due timer
+        past its partition's gate is parked until a later call's gate passes it.
+        """
         heap, due = self._heap, self._due
         out: list[tuple[int, int]] = []
+        if self._parked:
+            for part in list(self._parked):
+                parked = self._parked[part]
+                until = min(now_us, gates.get(part, now_us)) if gates else now_us
+                while parked and len(out) < limit and parked[0][0] <= until:
+                    when, packed = heapq.heappop(parked)
+                    if due.get(packed) == when:
+                        del due[packed]
+                        out.append((packed, when))
+                if not parked:
+                    del self._parked[part]
         while heap and len(out) < limit and heap[0][0] <= now_us:
             when, packed = heapq.heappop(heap)
-            if due.get(packed) == when:
-                del due[packed]
-                out.append((packed, when))
+            if due.get(packed) != when:
+                continue
+            if gates:
+                part = partition_of(packed)
+                gate = gates.get(part)
+                if gate is not None and when > gate:
+                    heapq.heappush(self._parked.setdefault(part, []), (when, packed))
+                    continue
+            del due[packed]
+            out.append((packed, when))
         return out
+
+    def parked(self) -> int:
+        """How many due timers wait for their partition's gate (stale entries included)."""
+        return sum(len(p) for p in self._parked.values())
 
     def partitions(self) -> dict[int, int]:
         """How many pending timers each partition has."""
@@ -135,9 +168,12 @@ class TimerWheel:
         doomed = [p for p in self._due if partition_of(p) in partitions]
         for packed in doomed:
             del self._due[packed]
+        for part in partitions:
+            self._parked.pop(part, None)
         self._compact()
         return len(doomed)
 
     def _compact(self) -> None:
         self._heap = [(d, p) for p, d in self._due.items()]
         heapq.heapify(self._heap)
+        self._parked = {}  # every pending timer is back in the heap

@@ -146,3 +146,107 @@ async def test_breaches_due_while_killed_are_emitted_once_after_restart(
         else:
             assert event.type == "omni.sla.warning.v1"
             assert data.remaining_seconds == target / 2
+
+
+async def test_after_a_restart_no_timer_fires_before_the_events_that_stopped_its_clock_are_read(
+    service_env: dict[str, Any], tmp_path: Path
+) -> None:
+    """Agents replied while the service was down, before the deadline: once it is back, past the
+    deadline, those first responses are met, not breached: a timer of a partition that is still
+    being caught up on fires only once the events up to its due instant have been applied."""
+    config = tmp_path / "sla.yaml"
+    config.write_text(yaml.safe_dump(POLICIES))
+    port = free_port()
+    env = os.environ | {
+        "KAFKA_BOOTSTRAP_SERVERS": service_env["kafka_bootstrap_servers"],
+        "DATABASE_URL": service_env["database_url"],
+        "OMNI_TOPIC_SUFFIX": service_env["omni_topic_suffix"],
+        "OMNI_SLA_CONFIG": str(config),
+        "HTTP_PORT": str(port),
+        "HTTP_HOST": "127.0.0.1",
+        "LOG_FORMAT": "console",
+    }
+    log = tmp_path / "sla.log"
+    suffix = service_env["omni_topic_suffix"]
+    publisher = EventPublisher(
+        bootstrap=env["KAFKA_BOOTSTRAP_SERVERS"],
+        service="router-test",
+        metrics=ServiceMetrics("router-test"),
+        topic_suffix=suffix,
+    )
+    await publisher.start(wait=True)
+    first = start_service(env, log)
+    second: subprocess.Popen[bytes] | None = None
+    conversations = [uuid.uuid4() for _ in range(N)]
+    answered = set(conversations[::2])
+    try:
+        await wait_http_ready(port, first)
+        opened_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        await publisher.publish_many(
+            [
+                publisher.new_event(
+                    "omni.conversation.opened.v1",
+                    {
+                        "conversation_id": c,
+                        "channel": "chat",
+                        "thread_key": f"t{i}",
+                        "customer_id": f"c{i}",
+                        "first_message_id": uuid.uuid4(),
+                        "occurred_at": opened_at,
+                    },
+                    time=opened_at,
+                )
+                for i, c in enumerate(conversations)
+            ]
+        )
+        conn = await asyncpg.connect(env["DATABASE_URL"])
+        try:
+            for _ in range(200):
+                with_timers = await conn.fetchval("select count(*) from sla_timers")
+                if with_timers == 4 * N:
+                    break
+                await asyncio.sleep(0.05)
+            assert with_timers == 4 * N
+        finally:
+            await conn.close()
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        replied_at = opened_at + timedelta(seconds=2)  # before the warning (3 s) and the deadline (6 s)
+        await asyncio.sleep(max(0.0, (replied_at - datetime.now(UTC)).total_seconds()))
+        await publisher.publish_many(
+            [
+                publisher.new_event(
+                    "omni.conversation.agent_replied.v1",
+                    {"conversation_id": c, "channel": "chat", "agent_id": "a1", "occurred_at": replied_at},
+                    time=replied_at,
+                )
+                for c in conversations
+                if c in answered
+            ]
+        )
+        await asyncio.sleep(max(0.0, (opened_at + timedelta(seconds=7.5) - datetime.now(UTC)).total_seconds()))
+        second = start_service(env, log)
+        await wait_http_ready(port, second)
+        # answered: first response met, resolution warned and breached; the others: all four
+        expected = len(answered) * 3 + (N - len(answered)) * 4
+        events = await read_events(
+            env["KAFKA_BOOTSTRAP_SERVERS"], SLA + suffix, count=expected, timeout_s=60, settle_s=2.0
+        )
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(20)
+        await publisher.stop()
+
+    got = Counter((e.data.conversation_id in answered, e.type, e.data.metric.value) for e in events)  # type: ignore[attr-defined]
+    half = N // 2
+    assert got == {
+        (True, "omni.sla.met.v1", "first_response"): half,
+        (True, "omni.sla.warning.v1", "resolution"): half,
+        (True, "omni.sla.breached.v1", "resolution"): half,
+        (False, "omni.sla.warning.v1", "first_response"): half,
+        (False, "omni.sla.breached.v1", "first_response"): half,
+        (False, "omni.sla.warning.v1", "resolution"): half,
+        (False, "omni.sla.breached.v1", "resolution"): half,
+    }, log.read_text()[-3000:]
