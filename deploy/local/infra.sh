@@ -18,6 +18,12 @@ KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
 PG_PORT=${OMNI_PG_PORT:-5432}
 REDIS_PORT=${OMNI_REDIS_PORT:-6379}
 mkdir -p "$RUN"
+if [[ ${1:-up} != status ]]; then
+  # One changing invocation at a time: two concurrent starts would run two Kafka brokers on one data
+  # directory and corrupt its metadata log. The servers get `9>&-`, so they do not inherit the lock.
+  exec 9>"$RUN/.infra.lock"
+  flock 9
+fi
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -107,7 +113,7 @@ PROPS
   log "starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
   nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir" \
-    -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" >>"$RUN/kafka.log" 2>&1 &
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" >>"$RUN/kafka.log" 2>&1 9>&- &
   echo $! >"$RUN/kafka.pid"
   wait_port kafka "$KAFKA_PORT" "$RUN/kafka.pid" 90
 }
@@ -147,7 +153,7 @@ CONF
   fi
   touch "$PGLOG"; [[ $(id -u) -eq 0 ]] && chown postgres "$PGLOG"
   log "starting postgresql on 127.0.0.1:$PG_PORT"
-  as_postgres "$bin/pg_ctl" -D "$dir" -l "$PGLOG" -w -t 60 start >/dev/null
+  as_postgres "$bin/pg_ctl" -D "$dir" -l "$PGLOG" -w -t 60 start >/dev/null 9>&-
   head -n 1 "$dir/postmaster.pid" >"$RUN/postgres.pid"
   ensure_database
 }
@@ -167,7 +173,7 @@ start_redis() {
   mkdir -p "$RUN/redis"
   log "starting redis on 127.0.0.1:$REDIS_PORT"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN/redis" --appendonly yes \
-    --appendfsync everysec --save "" --daemonize yes --pidfile "$RUN/redis.pid" --logfile "$RUN/redis.log"
+    --appendfsync everysec --save "" --daemonize yes --pidfile "$RUN/redis.pid" --logfile "$RUN/redis.log" 9>&-
   wait_port redis "$REDIS_PORT" "" 20
 }
 
@@ -205,7 +211,7 @@ case "${1:-up}" in
   restart-kafka) stop_pidfile kafka "$RUN/kafka.pid"; start_kafka ;;
   stop-kafka) stop_pidfile kafka "$RUN/kafka.pid" ;;
   start-kafka) start_kafka ;;
-  restart-postgres) as_postgres "$(pg_bin)/pg_ctl" -D "$PGDIR" -m fast -w restart -l "$PGLOG" >/dev/null ;;
+  restart-postgres) as_postgres "$(pg_bin)/pg_ctl" -D "$PGDIR" -m fast -w restart -l "$PGLOG" >/dev/null 9>&- ;;
   restart-redis) stop_pidfile redis "$RUN/redis.pid"; start_redis ;;
   status)
     for s in "kafka $KAFKA_PORT" "postgres $PG_PORT" "redis $REDIS_PORT"; do
