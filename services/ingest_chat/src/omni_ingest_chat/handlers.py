@@ -166,7 +166,8 @@ class ChatIngest:
             message_id = stable_id(WEBCHAT, normalized.dedupe_key)
         else:
             message_id = result.accepted[0]
-            await self._mark_session_wrote(session_id)
+        # also for a duplicate: its first delivery may have been answered 503 and acknowledged later
+        await self._mark_session_wrote(session_id)
         return {"message_id": str(message_id), "thread_key": normalized.message.thread_key, "duplicate": duplicate}
 
     async def _mark_session_wrote(self, session_id: str) -> None:

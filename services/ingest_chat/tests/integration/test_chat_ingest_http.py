@@ -320,3 +320,89 @@ async def test_redis_down_still_accepts_and_a_redelivery_keeps_its_event_id(serv
     assert len(events) == 2
     assert events[0].id == events[1].id  # consumers drop the second as a redelivery
     assert events[0].data.message_id == events[1].data.message_id
+
+
+async def test_status_callback_carrying_the_outbound_body_is_no_customer_message(service_env: dict[str, Any]) -> None:
+    # Twilio posts a Messaging Service's status callbacks with the outbound Body: our own reply
+    # must not come back as a message from "the customer" (our number).
+    callback = [
+        ("ApiVersion", "2010-04-01"),
+        ("MessagingServiceSid", "MG" + "0" * 32),
+        ("MessageStatus", "delivered"),
+        ("SmsSid", "SM" + "6" * 32),
+        ("SmsStatus", "delivered"),
+        ("From", "+15005550006"),
+        ("To", "+819012345678"),
+        ("MessageSid", "SM" + "6" * 32),
+        ("Body", "ご連絡ありがとうございます。担当者が確認します。"),
+        ("AccountSid", "AC" + "0" * 32),
+    ]
+    async with _client(_settings(service_env)) as client:
+        status = await _post_sms(client, callback)
+        assert status.status_code == 200
+        assert status.text.endswith("<Response/>")
+        # the one customer message, last: nothing else may be on the topic
+        assert (await _post_sms(client, sms_params(sid="SM" + "4" * 32, body="ありがとう"))).status_code == 200
+        metrics = (await client.get("/metrics")).text
+    events = await _messages(service_env, 1, settle_s=1.5)
+    assert [e.data.provider_message_id for e in events] == ["SM" + "4" * 32]
+    assert 'reason="status_callback"' in metrics
+
+
+async def test_whatsapp_location_pin_reaches_kafka_as_text(service_env: dict[str, Any]) -> None:
+    pairs = [
+        ("To", "whatsapp:+14155238886"),
+        ("Body", ""),
+        ("From", "whatsapp:+819012345678"),
+        ("WaId", "819012345678"),
+        ("Latitude", "35.681236"),
+        ("Longitude", "139.767125"),
+        ("Label", "東京駅"),
+        ("NumMedia", "0"),
+        ("MessageSid", "SM" + "3" * 32),
+        ("MessageType", "location"),
+        ("ProfileName", "Hanako"),
+        ("SmsStatus", "received"),
+    ]
+    async with _client(_settings(service_env)) as client:
+        assert (await _post_sms(client, pairs)).status_code == 200
+    [event] = await _messages(service_env, 1)
+    assert event.data.channel.value == "whatsapp"
+    assert event.data.text == "Location: 35.681236, 139.767125 (東京駅)"
+
+
+async def test_widget_with_nanoid_ids_and_an_empty_email_field_is_accepted(service_env: dict[str, Any]) -> None:
+    session = "_V1StGXR8Z5jdHi6B-my"  # nanoid: may start with "_" or "-"
+    body = {
+        "text": "こんにちは",
+        "visitor": {"id": "v-9", "name": "", "email": ""},  # a pre-chat form left empty
+        "client_message_id": "-x7Qm2_kLp",
+    }
+    async with _client(_settings(service_env)) as client:
+        first = await client.post(f"/v1/chat/sessions/{session}/messages", json=body)
+        assert first.status_code == 202, first.text
+        again = await client.post(f"/v1/chat/sessions/{session}/messages", json=body)
+        assert again.json() == {**first.json(), "duplicate": True}
+    [event] = await _messages(service_env, 1, settle_s=1.0)
+    assert event.data.thread_key == f"chat:{session}"
+    assert event.data.provider_message_id == "-x7Qm2_kLp"
+
+
+async def test_a_duplicate_post_still_marks_the_session_as_written(service_env: dict[str, Any]) -> None:
+    # The first delivery's answer may have been a 503 (Kafka slow) and its record acknowledged
+    # later: the widget's retry is then a duplicate, and close must still know the session wrote.
+    calls: list[tuple[str, str | None]] = []
+    router = _stub_router({}, calls)  # the router has not consumed anything yet: 404
+    app = create_app(_settings(service_env), router=router)
+    async with running_app(app, base_url=BASE) as client:
+        await wait_ready(client)
+        body = chat_body(client_message_id="c-1")
+        assert (await client.post("/v1/chat/sessions/s-late/messages", json=body)).status_code == 202
+        ingest = app.state.ingest
+        await ingest.redis.delete(ingest._session_key("s-late"))  # as if the first answer was a 503
+        ingest._marked.clear()
+        retry = await client.post("/v1/chat/sessions/s-late/messages", json=body)
+        assert retry.status_code == 202 and retry.json()["duplicate"] is True
+        closed = await client.post("/v1/chat/sessions/s-late/close")
+    assert closed.status_code == 503
+    assert closed.json()["error"]["code"] == "router_behind"

@@ -124,3 +124,73 @@ def test_status_callbacks_are_recognized_and_inbound_messages_are_not() -> None:
     assert is_status_callback(group_params([("MessageSid", "SM1"), ("MessageStatus", "delivered")]))
     assert not is_status_callback(group_params(sms_params()))
     assert not is_status_callback(parse_form(SMS_BODY))
+
+
+# A status callback Twilio posts for an outbound message sent through a Messaging Service: it
+# carries the outbound Body (shape of a real capture; sids and numbers replaced).
+STATUS_CALLBACK_WITH_BODY = (
+    b"ApiVersion=2010-04-01&MessagingServiceSid=MG00000000000000000000000000000000&MessageStatus=delivered"
+    b"&SmsSid=SM11111111111111111111111111111111&SmsStatus=delivered&From=%2B15005550006&To=%2B819012345678"
+    b"&MessageSid=SM11111111111111111111111111111111&Body=Activity+recorded+right%3F"
+    b"&AccountSid=AC00000000000000000000000000000000"
+)
+# A WhatsApp read receipt (shape of a real capture).
+WHATSAPP_READ_CALLBACK = (
+    b"EventType=READ&SmsSid=SM22222222222222222222222222222222&SmsStatus=read&MessageStatus=read"
+    b"&ChannelToAddress=%2B819012345678&To=whatsapp%3A%2B819012345678&ChannelPrefix=whatsapp"
+    b"&MessageSid=SM22222222222222222222222222222222&AccountSid=AC00000000000000000000000000000000"
+    b"&From=whatsapp%3A%2B14155238886&ApiVersion=2010-04-01"
+)
+# A WhatsApp location pin via Twilio (shape of a real capture): the Body is empty.
+WHATSAPP_LOCATION = (
+    b"To=whatsapp%3A%2B14155238886&Body=&From=whatsapp%3A%2B819012345678&WaId=819012345678"
+    b"&Latitude=35.681236&Longitude=139.767125&NumMedia=0&MessageSid=SM33333333333333333333333333333333"
+    b"&MessageType=location&ProfileName=Hanako&SmsStatus=received"
+)
+
+
+@pytest.mark.parametrize("body", [STATUS_CALLBACK_WITH_BODY, WHATSAPP_READ_CALLBACK], ids=["sms-with-body", "wa-read"])
+def test_status_callbacks_are_recognized_even_when_they_carry_the_outbound_body(body: bytes) -> None:
+    from omni_ingest_chat.domain.twilio_sms import is_status_callback
+
+    assert is_status_callback(parse_form(body))
+
+
+@pytest.mark.parametrize("status", ["received", "Received", "receiving", None])
+def test_inbound_messages_are_not_status_callbacks(status: str | None) -> None:
+    from omni_ingest_chat.domain.twilio_sms import is_status_callback
+
+    pairs = [(k, v) for k, v in sms_params() if k != "SmsStatus"]
+    if status is not None:
+        pairs.append(("SmsStatus", status))
+    assert not is_status_callback(group_params(pairs))
+
+
+def test_whatsapp_location_pin_is_kept_as_text() -> None:
+    m = parse_inbound_message(parse_form(WHATSAPP_LOCATION), message_id=uuid4(), received_at=NOW).message
+    assert m.channel == Channel.WHATSAPP
+    assert m.text == "Location: 35.681236, 139.767125"
+    assert m.language is None  # the customer wrote nothing
+
+
+def test_whatsapp_location_with_label_and_address_keeps_them() -> None:
+    pairs = sms_params(
+        from_="whatsapp:+819012345678",
+        to="whatsapp:+14155238886",
+        body="",
+        extra={
+            "Latitude": "35.681236",
+            "Longitude": "139.767125",
+            "Label": "東京駅",
+            "Address": "東京都千代田区丸の内1丁目",
+        },
+    )
+    assert _parse(pairs).message.text == "Location: 35.681236, 139.767125 (東京駅, 東京都千代田区丸の内1丁目)"
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude"), [("", "139.7"), ("abc", "139.7"), ("91", "139.7"), ("35.6", "181"), ("nan", "1")]
+)
+def test_unusable_coordinates_add_no_location(latitude: str, longitude: str) -> None:
+    pairs = sms_params(body="こんにちは", extra={"Latitude": latitude, "Longitude": longitude})
+    assert _parse(pairs).message.text == "こんにちは"

@@ -63,7 +63,14 @@ def test_invalid_chat_bodies_name_the_field(payload: dict[str, object], field: s
 
 @pytest.mark.parametrize(
     ("session_id", "ok"),
-    [("3f2b8c1e-0d4a-4c57-9a8e-1b2c3d4e5f60", True), ("abc", True), ("", False), ("a/b", False), ("-a", False)],
+    [
+        ("3f2b8c1e-0d4a-4c57-9a8e-1b2c3d4e5f60", True),
+        ("abc", True),
+        ("", False),
+        ("a/b", False),
+        ("-a", True),
+        ("..", False),
+    ],
 )
 def test_session_ids(session_id: str, ok: bool) -> None:
     assert is_valid_session_id(session_id) is ok
@@ -107,3 +114,27 @@ def test_language_of_short_texts(text: str, expected: str | None) -> None:
 @given(text=st.text(max_size=200))
 def test_language_is_ja_en_or_none_for_any_text(text: str) -> None:
     assert detect_language(text) in {"ja", "en", None}
+
+
+def test_empty_email_from_a_pre_chat_form_is_no_email() -> None:
+    body = ChatMessageIn.model_validate({"text": "hi", "visitor": {"id": "v", "name": "", "email": ""}})
+    assert body.visitor.email is None
+    assert ChatMessageIn.model_validate({"text": "hi", "visitor": {"id": "v", "email": "  "}}).visitor.email is None
+
+
+@pytest.mark.parametrize("client_message_id", ["_f3kT9xQ2mZ8pL1vR7wYc", "-Ab3_x", "c-42", "1732060920000", "a" * 128])
+def test_client_message_ids_as_widgets_generate_them(client_message_id: str) -> None:
+    body = ChatMessageIn.model_validate({"text": "hi", "visitor": {"id": "v"}, "client_message_id": client_message_id})
+    assert body.client_message_id == client_message_id
+
+
+@pytest.mark.parametrize(
+    "session_id", ["_f3kT9xQ2mZ8pL1vR7wYc", "-V1StGXR8_Z5jdHi6B-my", "~a", "3f2b8c1e-0d4a-4c57-9a8e-1b2c3d4e5f60"]
+)
+def test_nanoid_session_ids_starting_with_underscore_or_dash_are_valid(session_id: str) -> None:
+    assert is_valid_session_id(session_id)
+
+
+@pytest.mark.parametrize("session_id", [".", "..", ".hidden", "a" * 129, "a b", "a%2Fb"])
+def test_dot_segments_and_odd_session_ids_are_invalid(session_id: str) -> None:
+    assert not is_valid_session_id(session_id)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 
-SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$"
+# any URL-safe id a widget generates (UUIDs, nanoids, which may start with "_" or "-"); not "." or ".."
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,127}$"
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 

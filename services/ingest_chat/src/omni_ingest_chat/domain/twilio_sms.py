@@ -8,6 +8,7 @@ are E.164 numbers, or `whatsapp:+E164` for WhatsApp.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -111,10 +112,40 @@ def _attachments(params: Mapping[str, Sequence[str]]) -> list[Attachment]:
     return attachments
 
 
+_INBOUND_STATUSES = frozenset({"received", "receiving"})
+
+
 def is_status_callback(params: Mapping[str, Sequence[str]]) -> bool:
-    """A delivery-status callback of an outbound message (misrouted here), not a customer message."""
-    status = (_one(params, "MessageStatus") or _one(params, "SmsStatus") or "received").lower()
-    return status != "received" and "Body" not in params and "NumMedia" not in params
+    """A delivery-status callback of an outbound message (misrouted here), not a customer message.
+
+    An inbound message carries `SmsStatus=received` (or no status at all); a status callback
+    carries the outbound message's status (`sent`, `delivered`, `failed`, `read`, ...) and, for
+    messages sent through a Messaging Service, even the outbound `Body`: the status decides.
+    """
+    status = (_one(params, "MessageStatus") or _one(params, "SmsStatus") or "received").strip().lower()
+    return status not in _INBOUND_STATUSES
+
+
+def _coordinate(raw: str | None, limit: float) -> str | None:
+    """A latitude or longitude as sent, when it is a number within +-`limit`."""
+    if not raw or len(raw) > 32:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return raw.strip() if math.isfinite(value) and -limit <= value <= limit else None
+
+
+def _location_text(params: Mapping[str, Sequence[str]]) -> str | None:
+    """A WhatsApp location pin (`Latitude`, `Longitude`, optional `Label`/`Address`) as a line of text."""
+    latitude = _coordinate(_one(params, "Latitude"), 90.0)
+    longitude = _coordinate(_one(params, "Longitude"), 180.0)
+    if latitude is None or longitude is None:
+        return None
+    names = [v for v in ((_one(params, "Label") or "").strip(), (_one(params, "Address") or "").strip()) if v]
+    place = f" ({', '.join(names)[:1000]})" if names else ""
+    return f"Location: {latitude}, {longitude}{place}"
 
 
 def parse_inbound_message(
@@ -142,7 +173,11 @@ def parse_inbound_message(
     ours = _our_address(to_address)
     if not ours:
         raise MalformedInput("To", "empty address")
-    body = _one(params, "Body") or ""
+    sent_text = _one(params, "Body") or ""
+    body = sent_text
+    location = _location_text(params)
+    if location is not None:  # a shared location arrives with an empty Body: keep the pin as text
+        body = f"{body}\n{location}" if body.strip() else location
     text = body[:MAX_TEXT_CHARS]
     display_name = (_one(params, "ProfileName") or "").strip()[:512] or None
     message = MessageReceived(
@@ -156,7 +191,8 @@ def parse_inbound_message(
         text=text,
         full_text=body if len(body) > MAX_TEXT_CHARS else None,
         attachments=_attachments(params),
-        language=detect_language(text) if text else None,
+        # the customer's own words only: the location line is not their language
+        language=detect_language(sent_text[:MAX_TEXT_CHARS]) if sent_text else None,
         sent_at=None,
         received_at=received_at,
     )

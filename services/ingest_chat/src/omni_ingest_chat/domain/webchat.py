@@ -17,7 +17,7 @@ from omni_ingest_chat.domain.threads import chat_thread_key
 from omni_schemas import MAX_TEXT_CHARS, Channel, Customer, MessageReceived, Provider
 from omni_service.language import detect_language
 
-_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@~-]{0,127}$"
+_ID_PATTERN = r"^[A-Za-z0-9._:@~-]{1,128}$"
 
 
 class Visitor(BaseModel):
@@ -35,6 +35,12 @@ class Visitor(BaseModel):
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _blank_email_is_none(cls, value: object) -> object:
+        # a pre-chat form's empty e-mail input is posted as "": the visitor gave none
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class ChatMessageIn(BaseModel):
