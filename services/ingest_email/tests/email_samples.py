@@ -301,3 +301,20 @@ MAILGUN_FIELDS: dict[str, str] = {
     "Message-Id": "<mg-1@example.org>",
     "attachment-count": "0",
 }
+
+# Outlook / Windows mailers write ISO-2022-JP as CP50220: NEC row 13 (①, ㈱, №), the NEC-selected
+# IBM extensions (髙) and half-width kana (ESC ( I), all of which Python's iso2022_jp codecs reject
+CP50220_OUTLOOK = (
+    b"From: =?ISO-2022-JP?B?GyRCfGI2NhsoQiAbJEIwbE86GyhC?= <takahashi@sample.co.jp>\r\n"
+    b"To: support@example.com\r\n"
+    b"Subject: =?ISO-2022-JP?B?GyRCLSEkTjdvJEskRCQkJEYbKEI=?=\r\n"
+    b"Date: Mon, 30 Nov 2026 10:00:00 +0900\r\n"
+    b"Message-ID: <cp50220-1@sample.co.jp>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: text/plain; charset=iso-2022-jp\r\n"
+    b"Content-Transfer-Encoding: 7bit\r\n"
+    b"\r\n"
+    b'\x1b$B;3EDMM\x1b(B\r\n\r\n\x1b$B-!$N7o!"-j%5%s%W%k$N|b66$G$9!#\x1b(B\r\n'
+    b"\x1b(I6@6E\x1b$B$NIJHV-b#1#2$OL@F|!AL@8eF|$KFO$-$^$9$+!#\x1b(B\r\n"
+)
+CP50220_TEXT = "山田様\n\n①の件、㈱サンプルの髙橋です。\nｶﾀｶﾅの品番№１２は明日～明後日に届きますか。"

@@ -282,3 +282,54 @@ async def test_smtputf8_japanese_mail_is_accepted_and_a_senderless_mail_gets_554
     assert (data.customer.address, data.customer.display_name) == ("taro@例え.jp", "山田 太郎")
     assert data.text == "返品したいのですが、手続きを教えてください。"
     assert data.language == "ja"
+
+
+async def test_smtp_outlook_japanese_mail_and_a_backslash_subject_are_queued_and_decoded(
+    email_settings: EmailSettings,
+) -> None:
+    # before: the first leaked raw ISO-2022-JP escapes into the event, the second was refused with
+    # 451 on every retry (a crash decoding its Subject) until the sending MTA bounced it
+    backslash = (
+        b"From: a@example.org\r\nTo: support@example.com\r\nMessage-ID: <share-1@example.org>\r\n"
+        b"Subject: =?UTF-8?B?5YWx5pyJ44OV44Kp44Or44OA?= \\\\fs01\\users\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nThe share is gone.\r\n"
+    )
+    app = create_app(email_settings)
+    async with running_app(app) as client:
+        await wait_ready(client)
+        port = app.state.smtp.port
+        for raw, sender in ((samples.CP50220_OUTLOOK, "takahashi@sample.co.jp"), (backslash, "a@example.org")):
+            refused = await asyncio.to_thread(_smtp_send, port, raw, mail_from=sender, rcpt=["support@example.com"])
+            assert refused == {}
+    events = await _events(email_settings, 2, settle_s=1.0)
+    by_id = {e.data.provider_message_id: e.data for e in events}
+    assert len(by_id) == 2
+    outlook = by_id["cp50220-1@sample.co.jp"]
+    assert (outlook.subject, outlook.text) == ("①の件について", samples.CP50220_TEXT)
+    assert outlook.customer.display_name == "髙橋 一郎"
+    assert outlook.language == "ja"
+    assert by_id["share-1@example.org"].subject == "共有フォルダ \\\\fs01\\users"
+
+
+async def test_mailgun_store_notify_publishes_the_stored_attachments(email_settings: EmailSettings) -> None:
+    fields = {
+        **samples.MAILGUN_FIELDS,
+        "message-url": "https://storage.us.mailgun.net/v3/domains/mg.example.com/messages/AgEFX",
+        "attachments": (
+            '[{"url": "https://storage.us.mailgun.net/v3/domains/mg.example.com/messages/AgEFX/attachments/0",'
+            ' "content-type": "application/pdf", "name": "invoice.pdf", "size": 48213}]'
+        ),
+    }
+    fields.pop("attachment-count")
+    async with running_app(create_app(email_settings)) as client:
+        await wait_ready(client)
+        response = await client.post("/webhooks/email/mailgun", content=_mailgun_body(fields), headers=_FORM)
+    assert response.status_code == 200, response.text
+    [event] = await _events(email_settings, 1)
+    [attachment] = event.data.attachments
+    assert (attachment.filename, attachment.content_type, attachment.size_bytes) == (
+        "invoice.pdf",
+        "application/pdf",
+        48213,
+    )
+    assert attachment.url == "https://storage.us.mailgun.net/v3/domains/mg.example.com/messages/AgEFX/attachments/0"

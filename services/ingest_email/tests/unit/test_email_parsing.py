@@ -184,3 +184,93 @@ def test_clean_text_decodes_escaped_bytes_and_drops_lone_surrogates() -> None:
     assert clean_text("山田".encode().decode("utf-8", "surrogateescape")) == "山田"
     assert clean_text("了解".encode("cp932").decode("utf-8", "surrogateescape")) == "了解"
     assert clean_text("a\ud800b\x00") == "a?b"
+
+
+def test_outlook_iso_2022_jp_with_nec_and_ibm_extensions_decodes_instead_of_leaking_escapes() -> None:
+    mail = parse_rfc5322(samples.CP50220_OUTLOOK)
+    assert mail.text == samples.CP50220_TEXT
+    assert mail.subject == "①の件について"
+    assert mail.from_name == "髙橋 一郎"
+    assert "\x1b" not in mail.full_text
+
+
+def test_eucjp_ms_extension_characters_decode() -> None:
+    # eucJP-ms (CP51932): ① at 0xADA1, ～ at 0xA1C1, half-width kana after 0x8E
+    data = b"\xad\xa1\xa4\xce\xb7\xef\xa1\xc1\x8e\xb6\x8e\xc0"
+    assert decode_bytes(data, "EUC-JP") == "①の件～ｶﾀ"
+
+
+@pytest.mark.parametrize(
+    ("data", "charset", "text"),
+    [
+        (b"Don\x92t worry \x96 it\x92s fine", "iso-8859-1", "Don’t worry – it’s fine"),
+        ("镕基你好".encode("gbk"), "gb2312", "镕基你好"),
+        ("똠방각하".encode("cp949"), "ks_c_5601-1987", "똠방각하"),
+    ],
+)
+def test_legacy_labels_are_read_through_their_windows_supersets(data: bytes, charset: str, text: str) -> None:
+    assert decode_bytes(data, charset) == text
+
+
+def test_a_backslash_beside_an_encoded_word_does_not_break_the_header() -> None:
+    raw = (
+        b"From: =?UTF-8?B?5bGx55Sw?= \\\\fs01 <y@example.jp>\r\nMessage-ID: <bs@x>\r\n"
+        b"Subject: =?UTF-8?B?5YWx5pyJ44OV44Kp44Or44OA?= \\\\fs01\\share\\users\\2026\r\n\r\nbody\r\n"
+    )
+    mail = parse_rfc5322(raw)
+    assert mail.subject == "共有フォルダ \\\\fs01\\share\\users\\2026"
+    assert mail.from_address == "y@example.jp"
+
+
+def test_headers_in_raw_iso_2022_jp_without_encoded_words_are_decoded() -> None:
+    raw = (
+        b"From: \x1b$B;3ED\x1b(B <yamada@example.jp>\r\nMessage-ID: <rawjis@x>\r\n"
+        b"Subject: \x1b$B$*Ld$$9g$o$;\x1b(B\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n"
+        b"\x1b$B$3$s$K$A$O\x1b(B\r\n"
+    )
+    mail = parse_rfc5322(raw)
+    assert mail.subject == "お問い合わせ"
+    assert (mail.from_name, mail.from_address) == ("山田", "yamada@example.jp")
+
+
+def test_raw_shift_jis_attachment_name_from_a_copier_is_decoded() -> None:
+    raw = (
+        b"From: scanner@example.co.jp\r\nMessage-ID: <scan@x>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nscan\r\n--b\r\n'
+        b'Content-Type: application/pdf; name="' + "見積書①.pdf".encode("cp932") + b'"\r\n'
+        b'Content-Disposition: attachment; filename="' + "見積書①.pdf".encode("cp932") + b'"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"
+    )
+    assert [a.filename for a in parse_rfc5322(raw).attachments] == ["見積書①.pdf"]
+
+
+def test_a_malformed_rfc_2231_parameter_does_not_lose_the_mail() -> None:
+    raw = (
+        b"From: a@example.org\r\nMessage-ID: <p2231@x>\r\nSubject: invoice\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n'
+        b"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename*=utf-16''%FF%FEa\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"
+    )
+    mail = parse_rfc5322(raw)
+    assert mail.text == "See attached."
+    assert [(a.content_type, a.size_bytes) for a in mail.attachments] == [("application/pdf", 9)]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["【自動返信】お問い合わせありがとうございます", "[自動応答] Re: 注文について", "（自動送信）受付完了のお知らせ"],
+)
+def test_bracketed_japanese_auto_reply_subjects_are_flagged(subject: str) -> None:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "info@shop.example.jp"
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<ar@shop.example.jp>"
+    msg.set_content("このメールは自動送信されています。")
+    assert parse_rfc5322(msg.as_bytes()).auto_reply_reason == "subject"
+
+
+def test_a_subject_that_only_mentions_an_auto_reply_is_a_person() -> None:
+    raw = "From: a@example.jp\r\nSubject: Re: 自動応答の設定について\r\nMessage-ID: <p@x>\r\n\r\n質問です\r\n".encode()
+    assert parse_rfc5322(raw).auto_reply_reason is None

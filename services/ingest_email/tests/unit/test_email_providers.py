@@ -198,3 +198,49 @@ def test_dedupe_key_is_stable_across_relays_but_differs_for_reused_message_ids()
     other_body = samples.ENGLISH_REPLY.replace(b"Thanks!", b"Hello!")
     assert dedupe_key(parse_rfc5322(other_body)) != dedupe_key(parse_rfc5322(samples.ENGLISH_REPLY))
     assert dedupe_key(parse_rfc5322(samples.NO_MESSAGE_ID)).startswith("fp:")
+
+
+STORED_ATTACHMENTS = (
+    '[{"url": "https://storage.us.mailgun.net/v3/domains/mg.example.com/messages/AgEFX/attachments/0",'
+    ' "content-type": "application/pdf", "name": "見積書.pdf", "size": 48213},'
+    ' {"url": "https://storage.us.mailgun.net/v3/domains/mg.example.com/messages/AgEFX/attachments/1",'
+    ' "content-type": "image/png", "name": "image001.png", "size": 2048}]'
+)
+
+
+def test_mailgun_store_notify_lists_the_stored_attachments_with_their_urls() -> None:
+    import urllib.parse
+
+    fields = {**samples.MAILGUN_FIELDS, "attachments": STORED_ATTACHMENTS, "message-url": "https://x/messages/AgEFX"}
+    fields.pop("attachment-count")
+    mail = parse_mailgun(parse_form("application/x-www-form-urlencoded", urllib.parse.urlencode(fields).encode()))
+    assert [(a.filename, a.content_type, a.size_bytes) for a in mail.attachments] == [
+        ("見積書.pdf", "application/pdf", 48213),
+        ("image001.png", "image/png", 2048),
+    ]
+    message = to_message(
+        mail, provider=Provider.MAILGUN, thread_key="email:x", message_id=uuid4(), received_at=datetime.now(UTC)
+    )
+    assert message.attachments[0].url == (
+        "https://storage.us.mailgun.net/v3/domains/mg.example.com/messages/AgEFX/attachments/0"
+    )
+
+
+@pytest.mark.parametrize("value", ["{not json", '{"url": "x"}', '["x"]'])
+def test_mailgun_malformed_stored_attachments_name_the_field(value: str) -> None:
+    import urllib.parse
+
+    body = urllib.parse.urlencode({**samples.MAILGUN_FIELDS, "attachments": value}).encode()
+    with pytest.raises(MalformedEmail) as err:
+        parse_mailgun(parse_form("application/x-www-form-urlencoded", body))
+    assert err.value.field == "attachments"
+
+
+def test_sendgrid_parsed_iso_2022_jp_text_with_nec_characters() -> None:
+    fields = {
+        **samples.SENDGRID_JAPANESE_FIELDS,
+        "text": b'\x1b$B-!$N7o!"-j%5%s%W%k$N|b66$G$9!#\x1b(B\n',
+        "subject": b"\x1b$B-!$N7o$K$D$$$F\x1b(B",
+    }
+    mail = parse_sendgrid(parse_form(*samples.multipart(fields)))
+    assert (mail.subject, mail.text) == ("①の件について", "①の件、㈱サンプルの髙橋です。")

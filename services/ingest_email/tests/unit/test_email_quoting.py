@@ -71,3 +71,20 @@ def test_stripped_text_is_never_empty_for_a_non_blank_body_and_never_invents_lin
         assert text.strip()
     normalized = body.replace("\r\n", "\n").replace("\r", "\n")
     assert all(line in normalized for line in text.split("\n"))
+
+
+def test_gmail_japanese_html_reply_cuts_at_the_linked_attribution_line() -> None:
+    from omni_ingest_email.domain.html_text import html_to_text
+
+    html = (
+        '<div dir="ltr">承知しました。</div><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
+        '2026年11月30日(月) 10:00 サポート &lt;<a href="mailto:support@example.com">support@example.com</a>&gt;:'
+        '<br></div><blockquote class="gmail_quote">以前の本文</blockquote></div>'
+    )
+    assert strip_reply(html_to_text(html)) == "承知しました。"
+
+
+def test_a_mailto_link_with_other_text_stays_a_link() -> None:
+    from omni_ingest_email.domain.html_text import html_to_text
+
+    assert html_to_text('<a href="mailto:sales@example.com">営業部</a>') == "[営業部](<mailto:sales@example.com>)"

@@ -7,10 +7,12 @@ from collections.abc import Callable
 
 _BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply", "auto-reply"}
 _DAEMON_LOCALPARTS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
+# Japanese responders bracket the marker: "【自動返信】お問い合わせありがとうございます", "[自動応答] ..."
 _SUBJECT_PREFIXES = re.compile(
-    r"^\s*(Automatic reply|Auto(matic)?[- ]?(reply|response)|Out of (the )?Office|Undeliverable|Undelivered Mail Returned"
-    r"|Delivery Status Notification \(Failure\)|Mail delivery failed|Returned mail|自動返信|自動応答|不在(通知|のお知らせ)"
-    r"|配信(不能|エラー|失敗))\b",
+    r"^\s*[\[【［(（]?\s*"
+    r"(Automatic reply|Auto(matic)?[- ]?(reply|response)|Out of (the )?Office|Undeliverable|Undelivered Mail Returned"
+    r"|Delivery Status Notification \(Failure\)|Mail delivery failed|Returned mail|自動返信|自動応答|自動送信"
+    r"|不在(通知|のお知らせ)|配信(不能|エラー|失敗))\b",
     re.IGNORECASE,
 )
 

@@ -7,6 +7,12 @@ import re
 import html2text
 
 _BLANKS = re.compile(r"\n{3,}")
+# an address linked to itself (Gmail's "2024年5月14日(火) 10:00 山田 <a@b>:" attribution line) stays an address
+_MAILTO = re.compile(r"\[([^\[\]\s]+@[^\[\]\s]+)\]\(<?mailto:([^()<>\s]+)>?\)", re.IGNORECASE)
+
+
+def _mailto(match: re.Match[str]) -> str:
+    return match.group(1) if match.group(1).lower() == match.group(2).lower() else match.group(0)
 
 
 def html_to_text(html: str) -> str:
@@ -25,5 +31,6 @@ def html_to_text(html: str) -> str:
         text = converter.handle(html)
     except Exception:  # html2text on hostile markup: keep the tags out, the words in
         text = re.sub(r"<[^>]+>", " ", html)
+    text = _MAILTO.sub(_mailto, text)
     lines = [line.rstrip() for line in text.splitlines()]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()

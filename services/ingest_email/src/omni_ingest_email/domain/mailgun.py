@@ -80,6 +80,7 @@ def parse_mailgun(form: FormData) -> ParsedEmail:
         for f in form.files
         if f.name.startswith("attachment")
     ]
+    attachments.extend(_stored_attachments(form))
     subject = form.text("subject")
     return assemble(
         headers,
@@ -92,3 +93,30 @@ def parse_mailgun(form: FormData) -> ParsedEmail:
         cc_override=form.text("Cc") or form.text("cc") or None,
         subject_override=subject,
     )
+
+
+def _stored_attachments(form: FormData) -> list[AttachmentMeta]:
+    """store(notify=...) posts no files: `attachments` is a JSON list of {url, content-type, name, size}."""
+    raw = form.fields.get("attachments")
+    if raw is None or not raw.strip():
+        return []
+    try:
+        listed = json.loads(raw.decode("utf-8", "replace"))
+    except ValueError as exc:
+        raise MalformedEmail("attachments", "not valid JSON") from exc
+    if not isinstance(listed, list):
+        raise MalformedEmail("attachments", "expected a JSON list of attachment objects")
+    found = []
+    for item in listed:
+        if not isinstance(item, dict):
+            raise MalformedEmail("attachments", "expected a JSON list of attachment objects")
+        name, ctype, size, url = item.get("name"), item.get("content-type"), item.get("size"), item.get("url")
+        found.append(
+            AttachmentMeta(
+                filename=name[:512] if isinstance(name, str) and name else None,
+                content_type=ctype[:255] if isinstance(ctype, str) and ctype else "application/octet-stream",
+                size_bytes=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+                url=url if isinstance(url, str) and url else None,
+            )
+        )
+    return found

@@ -10,7 +10,9 @@ from datetime import datetime
 class AttachmentMeta:
     filename: str | None
     content_type: str
-    size_bytes: int
+    size_bytes: int | None
+    url: str | None = None
+    """Where the provider keeps the file (Mailgun store()), when it is not posted itself."""
 
 
 @dataclass(frozen=True, slots=True)

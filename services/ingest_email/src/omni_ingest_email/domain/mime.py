@@ -53,8 +53,29 @@ def header_block(pairs: Iterable[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
+
+
+def _unescape(chunk: bytes) -> str:
+    """Undo `decode_header`'s raw-unicode-escape of unencoded text; a literal backslash (C:\\users) stays."""
+
+    def char(match: re.Match[str]) -> str:
+        code = int(match.group(1) or match.group(2), 16)
+        return chr(code) if code <= 0x10FFFF else match.group(0)
+
+    return _UNICODE_ESCAPE.sub(char, chunk.decode("latin-1"))
+
+
+def _unjis(value: str) -> str:
+    """A header written in raw ISO-2022-JP, without RFC 2047 words (old Japanese mailers), decoded."""
+    if "\x1b" not in value or not value.isascii():
+        return value
+    return decode_bytes(value.encode("ascii"), None)
+
+
 def _decode_words(value: str) -> str:
     """RFC 2047 words decoded, Japanese charsets through their supersets (Shift_JIS mail carries ①)."""
+    value = _unjis(value)
     if "=?" not in value:
         return value
     try:
@@ -64,7 +85,7 @@ def _decode_words(value: str) -> str:
     out: list[str] = []
     for chunk, charset in parts:
         if isinstance(chunk, bytes):
-            out.append(chunk.decode("raw-unicode-escape") if charset is None else decode_bytes(chunk, charset))
+            out.append(_unescape(chunk) if charset is None else decode_bytes(chunk, charset))
         else:
             out.append(chunk)
     joined = "".join(out) if any(c for _, c in parts) else value
@@ -102,7 +123,7 @@ def message_ids(value: str | None) -> list[str]:
 
 def _pairs(values: Sequence[str]) -> list[tuple[str | None, str]]:
     try:
-        found = email.utils.getaddresses([_FOLD.sub(" ", v) for v in values])
+        found = email.utils.getaddresses([_unjis(_FOLD.sub(" ", v)) for v in values])
     except Exception:
         return []
     return [
@@ -166,11 +187,26 @@ def part_text(part: Message) -> str:
     return clean_text(text)
 
 
+def _raw_filename(part: Message) -> str | None:
+    """The file name from the raw header: the modern parser turns raw 8-bit (Shift_JIS) names into U+FFFD."""
+    raw = Message(policy=policy.compat32)
+    for name, value in part.raw_items():
+        if name.lower() in ("content-disposition", "content-type"):
+            raw[name] = clean_text(str(value))
+    try:
+        found = raw.get_filename()
+    except Exception:
+        return None
+    return found if isinstance(found, str) else None
+
+
 def _filename(part: Message) -> str | None:
     try:
         name = part.get_filename()
     except Exception:
         name = None
+    if name and "\ufffd" in name:
+        name = _raw_filename(part) or name
     if not name:
         return None
     return _decode_words(clean_text(str(name))).strip()[:512] or None
@@ -309,7 +345,16 @@ def assemble(
 
 def parse_rfc5322(raw: bytes, *, envelope_from: str | None = None, envelope_to: Sequence[str] = ()) -> ParsedEmail:
     """Parse a raw mail (as received over SMTP or in a provider's raw-MIME field)."""
-    msg = parse_message(raw)
+    try:
+        return _parse(parse_message(raw), envelope_from=envelope_from, envelope_to=envelope_to)
+    except Exception:
+        # the modern header registry raises on some malformed parameters (an RFC 2231 value in a
+        # broken charset); the compat32 policy reads them as plain strings, so the mail still goes in
+        lenient = email.parser.BytesParser(EmailMessage, policy=policy.compat32).parsebytes(raw)
+        return _parse(cast(EmailMessage, lenient), envelope_from=envelope_from, envelope_to=envelope_to)
+
+
+def _parse(msg: EmailMessage, *, envelope_from: str | None, envelope_to: Sequence[str]) -> ParsedEmail:
     full_text, body = _body(msg)
     return assemble(
         msg,

@@ -12,6 +12,7 @@ from omni_service.language import detect_language
 
 _MAX_FULL_TEXT = 4 * MAX_TEXT_CHARS
 _MAX_MESSAGE_ID = 400
+_MAX_URL = 4096
 
 
 def _id(value: str | None) -> str | None:
@@ -61,7 +62,12 @@ def to_message(
         text=text,
         full_text=full_text,
         attachments=[
-            Attachment(filename=_id(a.filename), content_type=a.content_type, size_bytes=a.size_bytes)
+            Attachment(
+                filename=_id(a.filename),
+                content_type=a.content_type,
+                size_bytes=a.size_bytes,
+                url=a.url[:_MAX_URL] if a.url else None,
+            )
             for a in mail.attachments
         ],
         language=detect_language(text) or (detect_language(subject) if subject else None),
