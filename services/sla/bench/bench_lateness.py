@@ -2,9 +2,11 @@
 
 Lateness of a breach = when Kafka acknowledged the omni.sla.breached.v1 event minus its due
 instant. The SLA engine runs for real: timers durable in PostgreSQL, loaded into its wheel,
-fired in transactions that record the outbox, published with acks=all. The baseline is a bare
-asyncio scheduler that sleeps until each due instant and does nothing else, in the same run.
-Target: p99 under 200 ms.
+gated as in the service (a timer fires once its partition's events are known handled up to its
+due instant plus the settle window; here the partitions report "caught up" every 100 ms, as an
+idle consumer's fetches do), fired in transactions that record the outbox, published with
+acks=all. The baseline is a bare asyncio scheduler that sleeps until each due instant and does
+nothing else, in the same run. Target: p99 under the settle window (200 ms) plus 200 ms.
 
 Run: .venv/bin/python services/sla/bench/bench_lateness.py  (needs the local Kafka and PostgreSQL)
 """
@@ -24,7 +26,7 @@ from urllib.parse import urlparse, urlunparse
 import asyncpg
 
 from omni_schemas import CloudEvent
-from omni_schemas.topics import SLA
+from omni_schemas.topics import CONVERSATIONS, SLA
 from omni_service.bench import report
 from omni_service.db import migrate
 from omni_service.kafka import EventPublisher, delete_topics, ensure_topics
@@ -33,6 +35,7 @@ from omni_sla.domain.policies import load_config
 from omni_sla.handlers import SlaEngine, SlaMetrics
 
 RATE = 1000
+SETTLE_MS = 200  # the service's default SLA_SETTLE_MS
 SECONDS = int(os.environ.get("SLA_BENCH_SECONDS", "8"))
 N = RATE * SECONDS
 BASE_URL = os.environ.get("DATABASE_URL", "postgresql://omni:omni@127.0.0.1:5432/omni")
@@ -93,7 +96,16 @@ async def main() -> None:
         bootstrap=BOOTSTRAP,
         sla_topic=SLA + suffix,
         on_published=on_published,
+        settle=timedelta(milliseconds=SETTLE_MS),
     )
+
+    async def caught_up() -> None:
+        """What the consumer reports for idle partitions: handled up to its last fetch."""
+        while True:
+            engine.on_progress({(CONVERSATIONS, p): time.time() for p in range(3)})
+            await asyncio.sleep(0.1)
+
+    reporter: asyncio.Task[None] | None = None
     try:
         await migrate(pool, service="sla", package="omni_sla")
         start = datetime.now(UTC) + timedelta(seconds=2)
@@ -107,12 +119,16 @@ async def main() -> None:
             N,
         )
         engine.owned.update({0, 1, 2})
+        engine.gates.update({0: 0, 1: 0, 2: 0})
         assert await engine.reload([0, 1, 2]) == N
+        reporter = asyncio.create_task(caught_up())
         await engine.start()
         await asyncio.wait_for(done.wait(), SECONDS + 60)
         await engine.stop()  # lets the last acknowledged batch be marked published
         emitted = await pool.fetchval("select count(*) from sla_emitted where published_at is not null")
     finally:
+        if reporter is not None:
+            reporter.cancel()
         await engine.stop()
         await publisher.stop()
         await pool.close()
@@ -123,13 +139,16 @@ async def main() -> None:
 
     assert len(seen) == N == emitted, (len(seen), emitted)
     ms = 1000.0
-    note = f"{N} breaches due at {RATE}/s; lateness = Kafka ack minus due instant"
+    note = (
+        f"{N} breaches due at {RATE}/s; lateness = Kafka ack minus due instant, including the {SETTLE_MS} ms "
+        "settle window a breach waits for replies on their way to the broker"
+    )
     report(
         "sla_breach_lateness_p50_ms",
         quantile(late_sla, 0.5) * ms,
         "ms",
         baseline=max(quantile(late_bare, 0.5) * ms, 0.001),
-        target=200,
+        target=SETTLE_MS + 200,
         higher_is_better=False,
         target_on="value",
         note=note + "; baseline: bare asyncio sleep-until scheduler",
@@ -139,7 +158,7 @@ async def main() -> None:
         quantile(late_sla, 0.99) * ms,
         "ms",
         baseline=max(quantile(late_bare, 0.99) * ms, 0.001),
-        target=200,
+        target=SETTLE_MS + 200,
         higher_is_better=False,
         target_on="value",
         note=note + "; baseline: bare asyncio sleep-until scheduler",

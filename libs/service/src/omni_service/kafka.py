@@ -288,7 +288,7 @@ async def retry_transient(
 
 Handler = Callable[[Incoming], Awaitable[None]]
 PartitionsCallback = Callable[[set[tuple[str, int]]], Awaitable[None]]
-LagCallback = Callable[[dict[tuple[str, int], int]], None]
+ProgressCallback = Callable[[dict[tuple[str, int], float | None]], None]
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -318,7 +318,8 @@ class EventConsumer:
         flush: Callable[[], Awaitable[None]] | None = None,
         on_assigned: PartitionsCallback | None = None,
         on_revoked: PartitionsCallback | None = None,
-        on_lag: LagCallback | None = None,
+        on_progress: ProgressCallback | None = None,
+        poll_timeout_ms: int = 200,
         batch_size: int = 500,
         max_handler_attempts: int = 5,
         brake_window: int = 200,
@@ -336,7 +337,8 @@ class EventConsumer:
         self.flush = flush
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
-        self.on_lag = on_lag
+        self.on_progress = on_progress
+        self.poll_timeout_ms = poll_timeout_ms
         self.batch_size = batch_size
         self.max_handler_attempts = max_handler_attempts
         self.brake_window = brake_window
@@ -413,12 +415,12 @@ class EventConsumer:
         consumer = self._consumer
         try:
             while not self._stopping:
-                batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                batches = await consumer.getmany(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
                 if batches:
                     async with self._lock:
                         await self._process(consumer, batches)
-                if self.on_lag is not None:
-                    self.on_lag(await self._lags(consumer))
+                if self.on_progress is not None:
+                    self.on_progress(await self._progress(consumer))
         except DeadLetterBrakeTripped as exc:
             self.tripped = exc
             log.critical("dead-letter brake tripped; consumer stopped", error=str(exc))
@@ -454,20 +456,24 @@ class EventConsumer:
         for topic in {self._contract_name(tp.topic) for tp in offsets}:
             self.metrics.handler_seconds.labels(self.service, topic).observe(elapsed)
 
-    async def _lags(self, consumer: AIOKafkaConsumer) -> dict[tuple[str, int], int]:
-        """Records not yet handled, per assigned partition whose end is known (after its first fetch):
-        the last stable offset (read_committed) minus the position; 0 means caught up."""
-        lags: dict[tuple[str, int], int] = {}
+    async def _progress(self, consumer: AIOKafkaConsumer) -> dict[tuple[str, int], float | None]:
+        """Per assigned partition whose end is known (after its first fetch): the wall-clock instant
+        (epoch seconds) of the last fetch response if everything up to the end it reported (the last
+        stable offset, read_committed) has been handled, None if records are still waiting."""
+        progress: dict[tuple[str, int], float | None] = {}
         for tp in consumer.assignment():
+            polled = consumer.last_poll_timestamp(tp)
             end = consumer.last_stable_offset(tp)
-            if end is None:
+            if end is None or end < 0:
                 end = consumer.highwater(tp)
-            if end is None:
+            if polled is None or end is None:
                 continue
-            with contextlib.suppress(IllegalStateError, TimeoutError):  # revoked, or its position is being reset
+            try:
                 position = await asyncio.wait_for(consumer.position(tp), 0.5)
-                lags[(self._contract_name(tp.topic), tp.partition)] = max(0, end - position)
-        return lags
+            except (IllegalStateError, TimeoutError):  # revoked, or its position is being reset
+                continue
+            progress[(self._contract_name(tp.topic), tp.partition)] = polled / 1000 if position >= end else None
+        return progress
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         for attempt in range(20):

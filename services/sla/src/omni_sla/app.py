@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -46,6 +46,7 @@ def create_app(
         sla_topic=settings.topic(SLA),
         clock=clock or (lambda: datetime.now(UTC)),
         fire_batch=settings.sla_fire_batch,
+        settle=timedelta(milliseconds=settings.sla_settle_ms),
     )
     runtime.on_startup.append(engine.start)
     runtime.on_shutdown.append(engine.stop)
@@ -56,7 +57,8 @@ def create_app(
         handler=engine.on_conversation,
         on_assigned=engine.on_assigned,
         on_revoked=engine.on_revoked,
-        on_lag=engine.on_lag,
+        on_progress=engine.on_progress,
+        poll_timeout_ms=100,
     )
     app = runtime.http_app(description=DESCRIPTION)
     app.state.engine = engine

@@ -6,10 +6,11 @@
   event (offset not past the last applied one) changes nothing.
 - The fire loop wakes for the earliest timer of the owned partitions, deletes the due timers
   (only if still pending with that instant) and records their decisions in one statement.
-- A partition whose consumer is behind (just assigned after a restart or rebalance, or lagging)
-  is gated: its timers fire only up to the time of the last event applied from it, so a deadline
-  is not declared breached while the reply that met it is still unread. The gate lifts as soon as
-  the consumer reports the partition caught up.
+- Every owned partition has a gate: its timers fire only up to the instant up to which its events
+  are known to be handled, less a settle window (`settle`, for events still on their way to the
+  broker): the time of the last event applied from it, or the last fetch that found nothing more
+  to read. So a deadline is not declared breached while the reply that met it is unread: after a
+  restart, a rebalance, during a Kafka outage or under lag, timers wait for the events.
 - The publisher publishes recorded decisions (warnings before outcomes) and marks them published
   once acknowledged. Event ids are derived from the key, and on (re)assignment of a partition
   its unpublished decisions are first looked up on the SLA topic, so a crash between commit and
@@ -140,6 +141,7 @@ class SlaEngine:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fire_batch: int = 2000,
         relay_interval_s: float = 30.0,
+        settle: timedelta = timedelta(milliseconds=200),
         on_published: Callable[[Sequence[CloudEvent], datetime], None] | None = None,
     ) -> None:
         self.config = config
@@ -151,12 +153,13 @@ class SlaEngine:
         self.clock = clock
         self.fire_batch = fire_batch
         self.relay_interval_s = relay_interval_s
+        self._settle_us = _us(settle)
         self.on_published = on_published
         self.wheel = TimerWheel()
         self.owned: set[int] = set()
-        # partition -> instant (µs) up to which its timers may fire, while its consumer is behind
+        # owned partition -> instant (µs) up to which its timers may fire: its events are handled up to
+        # then (less the settle window); a partition owned but not in it (tests, benchmarks) is not gated
         self.gates: dict[int, int] = {}
-        self._applied_us: dict[int, int] = {}  # partition -> time of the last event applied from it
         self._wake = asyncio.Event()
         self._outbox: asyncio.Queue[list[db.EmittedRow]] = asyncio.Queue()
         self._in_flight: set[uuid.UUID] = set()
@@ -216,7 +219,7 @@ class SlaEngine:
         started = time.perf_counter()
         self.owned.update(new)
         for part in new:  # nothing of it fires before the consumer says where it stands
-            self.gates[part] = self._applied_us.get(part, 0)
+            self.gates[part] = 0
         count = await self.reload(new)
         await self._relay_unpublished(new)
         self.metrics.reload_seconds.set(time.perf_counter() - started)
@@ -232,7 +235,6 @@ class SlaEngine:
         self.owned -= gone
         for part in gone:
             self.gates.pop(part, None)
-            self._applied_us.pop(part, None)
         dropped = self.wheel.drop_partitions(gone)
         log.info("partitions revoked; timers dropped", partitions=sorted(gone), timers=dropped)
 
@@ -268,34 +270,25 @@ class SlaEngine:
         if missing:
             self._enqueue(missing)
 
-    def on_lag(self, lags: dict[tuple[str, int], int]) -> None:
-        """The consumer's lag per partition: caught up lifts a partition's gate, behind sets it."""
-        lifted = False
-        for (topic, part), lag in lags.items():
-            if topic != CONVERSATIONS or part not in self.owned:
-                continue
-            if lag == 0:
-                lifted = self.gates.pop(part, None) is not None or lifted
-            elif part not in self.gates:
-                self.gates[part] = self._applied_us.get(part, 0)
-        if lifted:
-            self._wake.set()
+    def on_progress(self, progress: dict[tuple[str, int], float | None]) -> None:
+        """The consumer's report: per partition, the instant up to which everything was handled (its
+        last fetch found nothing more), or None while records wait."""
+        for (topic, part), handled_until in progress.items():
+            if topic == CONVERSATIONS and handled_until is not None:
+                self._advance(part, int(handled_until * 1_000_000))
 
-    def _applied(self, incoming: Incoming) -> None:
-        """Move the partition's gate to this event's time (events of a partition come in order)."""
-        part = incoming.partition
-        at = to_us(incoming.event.time)
-        if at > self._applied_us.get(part, 0):
-            self._applied_us[part] = at
-            if part in self.gates:
-                self.gates[part] = at
+    def _advance(self, part: int, handled_us: int) -> None:
+        gate = self.gates.get(part)
+        if gate is not None and handled_us - self._settle_us > gate:
+            self.gates[part] = handled_us - self._settle_us
+            if self.wheel.parked():
                 self._wake.set()
 
     # --- conversation events -------------------------------------------------------------
 
     async def on_conversation(self, incoming: Incoming) -> None:
         await self._apply(incoming)
-        self._applied(incoming)
+        self._advance(incoming.partition, to_us(incoming.event.time))  # a partition's events come in order
 
     async def _apply(self, incoming: Incoming) -> None:
         fact = to_fact(incoming.event)
