@@ -32,14 +32,7 @@ from omni_sim.topics import Positions, end_positions, read_since
 
 INGEST = ("ingest_email", "ingest_chat", "ingest_social")
 # Seconds, not hours: deadlines come due during the run, some while the SLA service is down.
-FAST_SLA = """
-policies:
-  - name: e2e-fast
-    match: {}
-    calendar: null
-    targets: {first_response: 3s, next_response: 4s, resolution: 15s}
-    warn_at: 0.5
-"""
+DRILL_SLA = Path(__file__).resolve().parents[2] / "config/sla-drill.yaml"
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -93,9 +86,8 @@ async def test_messages_become_assigned_conversations_and_survive_router_and_sla
         redis_url=redis_url,
         topic_suffix=topic_suffix,
         log_dir=tmp_path,
-        sla_config=tmp_path / "sla.yaml",
+        sla_config=DRILL_SLA,
     )
-    stack.sla_config.write_text(FAST_SLA)
     weights = {r: w for r, w in DEFAULT_ROUTE_WEIGHTS.items() if SERVICE_OF_ROUTE[r] in names}
     config = ScenarioConfig(
         seconds=12.0, rate=1.5, burst_every_s=6.0, burst_length_s=1.5, route_weights=weights, abandon_probability=0.1

@@ -3,6 +3,11 @@
 After each fault the simulator drains, reads what the topics hold since the fault's run began,
 and checks it against its ground truth (omni_sim.domain.check). Recovery time is measured from
 the fault until every service answers `/readyz` 200 again.
+
+For the suite's duration the sla service runs on the drill policies (config/sla-drill.yaml:
+deadlines of seconds), so deadlines come due around every fault and "every deadline that passed
+produced exactly one breach" is checked on real breaches; it is restarted on its usual policies
+(OMNI_SLA_CONFIG, else config/sla.yaml) at the end. Clocks started before keep their deadlines.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[4]
 SERVICES_SH = ROOT / "deploy/local/services.sh"
 INFRA_SH = ROOT / "deploy/local/infra.sh"
 FAULTS = (*SERVICES, "kafka", "redis", "postgres")
+DRILL_SLA = ROOT / "config/sla-drill.yaml"
 
 
 @dataclass(slots=True)
@@ -47,10 +53,21 @@ class FaultOutcome:
     open_threads: int = 0
 
 
-def _sh(*args: str) -> None:
-    done = subprocess.run([*args], capture_output=True, text=True, timeout=180)
+def _sh(*args: str, env: dict[str, str] | None = None) -> None:
+    done = subprocess.run([*args], capture_output=True, text=True, timeout=180, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+def _drill_env() -> dict[str, str]:
+    """The environment services.sh starts the sla service with during the suite."""
+    return {**os.environ, "OMNI_SLA_CONFIG": str(DRILL_SLA)}
+
+
+async def restart_sla(env: dict[str, str] | None) -> None:
+    """Restart the sla service (graceful stop, start, wait for /readyz) with `env` (None: ours)."""
+    await asyncio.to_thread(_sh, str(SERVICES_SH), "down", "sla", env=env)
+    await asyncio.to_thread(_sh, str(SERVICES_SH), "up", "sla", env=env)
 
 
 async def inject(fault: str, endpoints: Endpoints) -> None:
@@ -58,7 +75,7 @@ async def inject(fault: str, endpoints: Endpoints) -> None:
     if fault in SERVICES:
         await asyncio.to_thread(_sh, str(SERVICES_SH), "kill9", fault)
         await asyncio.sleep(1.0)  # down long enough for clients and the group coordinator to notice
-        await asyncio.to_thread(_sh, str(SERVICES_SH), "up", fault)
+        await asyncio.to_thread(_sh, str(SERVICES_SH), "up", fault, env=_drill_env())
     elif fault == "kafka":
         await asyncio.to_thread(_sh, str(INFRA_SH), "restart-kafka")
     elif fault == "redis":
@@ -176,6 +193,10 @@ async def run_one(
             )
             if before is None:
                 result.notes.append("analytics /metrics was unreadable before the run; totals not compared")
+            if not result.counts.get("sla_breached"):
+                result.notes.append(
+                    "no SLA deadline of this run passed: the exactly-one-breach check had nothing to check"
+                )
             await sim.set_presence("offline")
             return FaultOutcome(
                 fault=fault,
@@ -197,6 +218,32 @@ async def run_faults(console: Console, *, seconds: float, rate: float, seed: int
         console.print("Start it with [bold]make up[/], then run this again.")
         return 2
     chosen = [f for f in FAULTS if not only or f in only]
+    with console.status("restarting the sla service on the drill policies (config/sla-drill.yaml)"):
+        await restart_sla(_drill_env())
+    try:
+        outcomes = await _run_chosen(console, chosen, endpoints, signing, seconds=seconds, rate=rate, seed=seed)
+    finally:
+        with console.status("restarting the sla service on its usual policies"):
+            await restart_sla(None)
+    _print_table(console, outcomes)
+    failed = [o.fault for o in outcomes if not o.result.ok]
+    if failed:
+        console.print(f"[bold red]violations after: {', '.join(failed)}[/]")
+        return 1
+    console.print("[bold green]every fault passed: nothing lost, duplicated or double-assigned[/]")
+    return 0
+
+
+async def _run_chosen(
+    console: Console,
+    chosen: list[str],
+    endpoints: Endpoints,
+    signing: object,
+    *,
+    seconds: float,
+    rate: float,
+    seed: int,
+) -> list[FaultOutcome]:
     outcomes = []
     for i, fault in enumerate(chosen):
         console.rule(f"fault {i + 1}/{len(chosen)}: {fault}")
@@ -220,8 +267,12 @@ async def run_faults(console: Console, *, seconds: float, rate: float, seed: int
         _print_outcome(console, outcome)
         if outcome.recovery_s is None:
             await wait_ready(endpoints, timeout_s=120)
+    return outcomes
+
+
+def _print_table(console: Console, outcomes: list[FaultOutcome]) -> None:
     table = Table(title="fault suite")
-    for col in ("fault", "recovery s", "sent", "2xx", "on topic", "convs", "open", "violations"):
+    for col in ("fault", "recovery s", "sent", "2xx", "on topic", "convs", "open", "breached", "met", "violations"):
         table.add_column(col, justify="right" if col not in ("fault", "violations") else "left")
     for o in outcomes:
         table.add_row(
@@ -232,15 +283,11 @@ async def run_faults(console: Console, *, seconds: float, rate: float, seed: int
             f"{o.result.counts.get('messages', 0):.0f}",
             f"{o.result.counts.get('conversations', 0):.0f}",
             str(o.open_threads),
+            f"{o.result.counts.get('sla_breached', 0):.0f}",
+            f"{o.result.counts.get('sla_met', 0):.0f}",
             "[green]none[/]" if o.result.ok else f"[red]{len(o.result.violations)}[/]",
         )
     console.print(table)
-    failed = [o.fault for o in outcomes if not o.result.ok]
-    if failed:
-        console.print(f"[bold red]violations after: {', '.join(failed)}[/]")
-        return 1
-    console.print("[bold green]every fault passed: nothing lost, duplicated or double-assigned[/]")
-    return 0
 
 
 def _print_outcome(console: Console, o: FaultOutcome) -> None:

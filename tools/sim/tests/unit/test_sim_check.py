@@ -242,3 +242,41 @@ def test_sla_decisions_marked_published_must_be_on_the_topic_and_every_conversat
     assert check_run(truth, view, capacities={}, sla_events=[], now=later, sla_states=pending).ok
     result = check_run(truth, view, capacities={}, sla_events=[], now=later, sla_states={c: None})
     assert any("holds no clocks" in v for v in result.violations)
+
+
+def test_a_breach_of_a_clock_the_conversation_stopped_in_time_is_reported() -> None:
+    truth = _truth("r1-00001")
+    m = _msg("r1-00001", "chat:a")
+    c = str(uuid.uuid4())
+    view = build_view(truth, [m], [_opened(c, m, at=0), _conv("agent_replied", c, 2, agent_id="a1")])
+
+    def breach(metric: str, due_s: int) -> CloudEvent:
+        due = (T0 + timedelta(seconds=due_s)).isoformat()
+        data = {"conversation_id": c, "policy": "p", "metric": metric, "due_at": due, "breached_at": due}
+        return new_event("omni.sla.breached.v1", data, source="/t")
+
+    result = check_run(truth, view, capacities={}, sla_events=[breach("first_response", 3)])
+    assert any("although the first agent reply" in v for v in result.violations), result.violations
+    assert check_run(truth, view, capacities={}, sla_events=[breach("first_response", 1)]).ok  # replied late
+    resolved = build_view(truth, [m], [_opened(c, m, at=0), _conv("resolved", c, 5)])
+    result = check_run(truth, resolved, capacities={}, sla_events=[breach("resolution", 9)])
+    assert any("although the conversation ended" in v for v in result.violations), result.violations
+    assert check_run(truth, resolved, capacities={}, sla_events=[breach("resolution", 4)]).ok
+
+
+def test_a_warned_response_clock_that_a_resolution_stopped_needs_no_outcome() -> None:
+    truth = _truth("r1-00001")
+    m = _msg("r1-00001", "chat:a")
+    c = str(uuid.uuid4())
+    base = {"conversation_id": c, "policy": "p", "metric": "next_response", "cycle": 1}
+    warning = new_event(
+        "omni.sla.warning.v1",
+        {**base, "due_at": (T0 + timedelta(seconds=10)).isoformat(), "remaining_seconds": 2},
+        source="/t",
+    )
+    later = T0 + timedelta(minutes=1)
+    resolved_in_time = build_view(truth, [m], [_opened(c, m, at=0), _conv("resolved", c, 9)])
+    assert check_run(truth, resolved_in_time, capacities={}, sla_events=[warning], now=later).ok
+    resolved_late = build_view(truth, [m], [_opened(c, m, at=0), _conv("resolved", c, 11)])
+    result = check_run(truth, resolved_late, capacities={}, sla_events=[warning], now=later)
+    assert any("no breach" in v for v in result.violations)

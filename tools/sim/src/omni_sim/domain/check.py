@@ -240,11 +240,41 @@ def _capacity(view: RunView, capacities: dict[str, dict[str, int]]) -> list[str]
     return violations
 
 
+def _fact_at(event: CloudEvent) -> datetime:
+    """The instant of a conversation fact, as the SLA service takes it: `occurred_at`, else `time`."""
+    at: datetime = _get(event, "occurred_at") or event.time
+    return at
+
+
+def _first_at(events: list[CloudEvent], *kinds: str) -> datetime | None:
+    types = {f"omni.conversation.{k}.v1" for k in kinds}
+    instants = [_fact_at(e) for e in events if e.type in types]
+    return min(instants) if instants else None
+
+
+def _stopped_before(events: list[CloudEvent], metric: str, cycle: int, due: datetime) -> str | None:
+    """What stopped this clock before its due instant, as the topic tells it, or None if nothing
+    did (or the conversation was reopened, where cycles make the answer less direct)."""
+    if _first_at(events, "reopened") is not None:
+        return None
+    if metric == "first_response" and cycle == 1:
+        replied = _first_at(events, "agent_replied")
+        if replied is not None and replied < due:
+            return f"the first agent reply at {replied.isoformat()}"
+    ended = _first_at(events, "resolved", "abandoned")
+    if ended is not None and ended < due:
+        return f"the conversation ended at {ended.isoformat()}"
+    return None
+
+
 def _sla_outcomes(view: RunView, sla_events: list[CloudEvent], *, now: datetime | None) -> list[str]:
-    """Each deadline of this run's conversations ends at most once (one breach or one met), and,
-    with `now`, a warned deadline that passed (by a 5 s margin) without being met was breached once."""
+    """Each deadline of this run's conversations ends at most once (one breach or one met); no
+    breach comes for a clock the conversation's own events stopped before the due instant (a
+    first reply in time, a resolution or an abandonment); and, with `now`, a warned deadline that
+    passed (by a 5 s margin) with its clock still running was breached."""
     outcomes: dict[tuple[str, str, int], list[str]] = defaultdict(list)
     warned: dict[tuple[str, str, int], datetime] = {}
+    breached: dict[tuple[str, str, int], datetime] = {}
     seen: set[str] = set()
     for event in sla_events:
         conv = str(_get(event, "conversation_id"))
@@ -255,15 +285,27 @@ def _sla_outcomes(view: RunView, sla_events: list[CloudEvent], *, now: datetime 
         key = (conv, str(_get(event, "metric")), int(_get(event, "cycle") or 1))
         if kind in ("breached", "met"):
             outcomes[key].append(kind)
+            if kind == "breached":
+                breached[key] = _get(event, "due_at")
         elif kind == "warning":
             warned[key] = _get(event, "due_at")
     violations = []
     for (conv, metric, cycle), kinds in sorted(outcomes.items()):
         if len(kinds) > 1:
             violations.append(f"conversation {conv} {metric} (cycle {cycle}) ended {len(kinds)} times: {kinds}")
+    for (conv, metric, cycle), due in sorted(breached.items()):
+        stopped = _stopped_before(view.conversation_events[conv], metric, cycle, due)
+        if stopped is not None:
+            violations.append(
+                f"conversation {conv} {metric} (cycle {cycle}) breached at {due.isoformat()} although {stopped}"
+            )
     if now is not None:
         for (conv, metric, cycle), due in sorted(warned.items()):
-            if due < now - timedelta(seconds=5) and not outcomes.get((conv, metric, cycle)):
+            if (
+                due < now - timedelta(seconds=5)
+                and not outcomes.get((conv, metric, cycle))
+                and _stopped_before(view.conversation_events[conv], metric, cycle, due) is None
+            ):
                 violations.append(f"conversation {conv} {metric} (cycle {cycle}) passed its deadline with no breach")
     return violations
 
