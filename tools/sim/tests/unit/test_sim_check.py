@@ -248,7 +248,7 @@ def test_a_breach_of_a_clock_the_conversation_stopped_in_time_is_reported() -> N
     truth = _truth("r1-00001")
     m = _msg("r1-00001", "chat:a")
     c = str(uuid.uuid4())
-    view = build_view(truth, [m], [_opened(c, m, at=0), _conv("agent_replied", c, 2, agent_id="a1")])
+    view = build_view(truth, [m], [_opened(c, m, at=0), _conv("agent_replied", c, 1, agent_id="a1")])
 
     def breach(metric: str, due_s: int) -> CloudEvent:
         due = (T0 + timedelta(seconds=due_s)).isoformat()
@@ -258,10 +258,13 @@ def test_a_breach_of_a_clock_the_conversation_stopped_in_time_is_reported() -> N
     result = check_run(truth, view, capacities={}, sla_events=[breach("first_response", 3)])
     assert any("although the first agent reply" in v for v in result.violations), result.violations
     assert check_run(truth, view, capacities={}, sla_events=[breach("first_response", 1)]).ok  # replied late
+    # a reply a second or less before the deadline may still have been on its way to the broker
+    assert check_run(truth, view, capacities={}, sla_events=[breach("first_response", 2)]).ok
     resolved = build_view(truth, [m], [_opened(c, m, at=0), _conv("resolved", c, 5)])
     result = check_run(truth, resolved, capacities={}, sla_events=[breach("resolution", 9)])
     assert any("although the conversation ended" in v for v in result.violations), result.violations
     assert check_run(truth, resolved, capacities={}, sla_events=[breach("resolution", 4)]).ok
+    assert check_run(truth, resolved, capacities={}, sla_events=[breach("resolution", 6)]).ok
 
 
 def test_a_warned_response_clock_that_a_resolution_stopped_needs_no_outcome() -> None:

@@ -252,17 +252,24 @@ def _first_at(events: list[CloudEvent], *kinds: str) -> datetime | None:
     return min(instants) if instants else None
 
 
-def _stopped_before(events: list[CloudEvent], metric: str, cycle: int, due: datetime) -> str | None:
-    """What stopped this clock before its due instant, as the topic tells it, or None if nothing
-    did (or the conversation was reopened, where cycles make the answer less direct)."""
+# A fact this close before a deadline may still be on its way to the broker when the SLA service
+# decides (it waits a settle window of 200 ms by default): not counted against it.
+_IN_FLIGHT = timedelta(seconds=1)
+
+
+def _stopped_before(
+    events: list[CloudEvent], metric: str, cycle: int, due: datetime, *, margin: timedelta = timedelta(0)
+) -> str | None:
+    """What stopped this clock at least `margin` before its due instant, as the topic tells it, or
+    None if nothing did (or the conversation was reopened, where cycles make it less direct)."""
     if _first_at(events, "reopened") is not None:
         return None
     if metric == "first_response" and cycle == 1:
         replied = _first_at(events, "agent_replied")
-        if replied is not None and replied < due:
+        if replied is not None and replied < due - margin:
             return f"the first agent reply at {replied.isoformat()}"
     ended = _first_at(events, "resolved", "abandoned")
-    if ended is not None and ended < due:
+    if ended is not None and ended < due - margin:
         return f"the conversation ended at {ended.isoformat()}"
     return None
 
@@ -270,8 +277,9 @@ def _stopped_before(events: list[CloudEvent], metric: str, cycle: int, due: date
 def _sla_outcomes(view: RunView, sla_events: list[CloudEvent], *, now: datetime | None) -> list[str]:
     """Each deadline of this run's conversations ends at most once (one breach or one met); no
     breach comes for a clock the conversation's own events stopped before the due instant (a
-    first reply in time, a resolution or an abandonment); and, with `now`, a warned deadline that
-    passed (by a 5 s margin) with its clock still running was breached."""
+    first reply in time, a resolution or an abandonment; by more than a second, the time such a
+    fact may take to reach the broker); and, with `now`, a warned deadline that passed (by a 5 s
+    margin) with its clock still running was breached."""
     outcomes: dict[tuple[str, str, int], list[str]] = defaultdict(list)
     warned: dict[tuple[str, str, int], datetime] = {}
     breached: dict[tuple[str, str, int], datetime] = {}
@@ -294,7 +302,7 @@ def _sla_outcomes(view: RunView, sla_events: list[CloudEvent], *, now: datetime 
         if len(kinds) > 1:
             violations.append(f"conversation {conv} {metric} (cycle {cycle}) ended {len(kinds)} times: {kinds}")
     for (conv, metric, cycle), due in sorted(breached.items()):
-        stopped = _stopped_before(view.conversation_events[conv], metric, cycle, due)
+        stopped = _stopped_before(view.conversation_events[conv], metric, cycle, due, margin=_IN_FLIGHT)
         if stopped is not None:
             violations.append(
                 f"conversation {conv} {metric} (cycle {cycle}) breached at {due.isoformat()} although {stopped}"
