@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,9 +49,16 @@ class DeliveryOutcome:
     accepted: int
     duplicates: int
     ignored: int
+    rejected: int = 0
+    """Items of a batch set aside as malformed, on omni.deadletter.v1 with the reason."""
 
     def body(self) -> dict[str, int]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "ignored": self.ignored}
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "ignored": self.ignored,
+            "rejected": self.rejected,
+        }
 
 
 class SocialWebhooks:
@@ -107,9 +115,16 @@ class SocialWebhooks:
         except MalformedPayload as exc:
             self.pipeline.reject(provider.value, "malformed")
             raise ApiError(400, "malformed_payload", exc.message, field=exc.field) from exc
+        outcome = await self._accept(provider, parsed, started)
+        if parsed.rejected:
+            await self._dead_letter(provider, parsed)
+        self._count_ignored(provider, parsed)  # once per accepted delivery, not again on the provider's retry
+        return outcome
+
+    async def _accept(self, provider: Provider, parsed: ParsedDelivery, started: float) -> DeliveryOutcome:
+        rejected = len(parsed.rejected)
         if not parsed.routed:
-            self._count_ignored(provider, parsed)
-            return DeliveryOutcome(accepted=0, duplicates=0, ignored=parsed.ignored_total)
+            return DeliveryOutcome(accepted=0, duplicates=0, ignored=parsed.ignored_total, rejected=rejected)
         items = [Inbound(message=r.message, dedupe_key=r.dedupe_key) for r in parsed.routed]
         try:
             result = await self.acceptor.accept(provider.value, items, started=started)
@@ -121,8 +136,28 @@ class SocialWebhooks:
                 messages=len(items),
             )
             raise
-        self._count_ignored(provider, parsed)  # once per accepted delivery, not again on the provider's retry
-        return DeliveryOutcome(accepted=result.accepted, duplicates=result.duplicates, ignored=parsed.ignored_total)
+        return DeliveryOutcome(
+            accepted=result.accepted, duplicates=result.duplicates, ignored=parsed.ignored_total, rejected=rejected
+        )
+
+    async def _dead_letter(self, provider: Provider, parsed: ParsedDelivery) -> None:
+        """The malformed items of a batch whose other items went in: each on omni.deadletter.v1 with
+        its reason before the 200 (503 if Kafka does not take them: the provider's retry finds the
+        good items already delivered and sets these aside again)."""
+        publisher = self.pipeline.publisher
+        for item in parsed.rejected:
+            self.pipeline.reject(provider.value, "malformed_item")
+            try:
+                await asyncio.wait_for(
+                    publisher.dead_letter(
+                        item.item,
+                        reason=f"malformed {provider.value} webhook item at {item.field}: {item.message}",
+                        endpoint=f"ingest_social:{provider.value}",
+                    ),
+                    timeout=publisher.ack_timeout_s,
+                )
+            except TimeoutError as exc:
+                raise KafkaUnavailable("could not dead-letter a malformed item of the batch") from exc
 
     def _count_ignored(self, provider: Provider, parsed: ParsedDelivery) -> None:
         for reason, count in parsed.ignored.items():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
+from typing import Any
 
 import pytest
 from social_samples import (
@@ -73,7 +75,7 @@ async def test_line_post_with_several_events_publishes_only_the_messages(social_
         await wait_ready(client)
         response = await client.post("/webhooks/line", content=body, headers=_line_headers(body))
         assert response.status_code == 200, response.text
-        assert response.json() == {"accepted": 2, "duplicates": 0, "ignored": 1}
+        assert response.json() == {"accepted": 2, "duplicates": 0, "ignored": 1, "rejected": 0}
         verify = b'{"destination":"U123","events":[]}'
         assert (await client.post("/webhooks/line", content=verify, headers=_line_headers(verify))).status_code == 200
         metrics = (await client.get("/metrics")).text
@@ -147,7 +149,7 @@ async def test_telegram_and_x_deliveries_and_x_crc(social_settings: Settings) ->
         )
         crc = await client.get("/webhooks/x", params={"crc_token": "challenge-abc"})
     assert (tg.status_code, x.status_code) == (200, 200), (tg.text, x.text)
-    assert mine.json() == {"accepted": 0, "duplicates": 0, "ignored": 1}
+    assert mine.json() == {"accepted": 0, "duplicates": 0, "ignored": 1, "rejected": 0}
     assert crc.json()["response_token"] == x_sig(SECRETS["x_consumer_secret"], b"challenge-abc")
     events = await _events(social_settings, 2)
     assert sorted(e.data.thread_key for e in events) == ["telegram:1111111", "x:4337869213:3001969357"]  # type: ignore[attr-defined]
@@ -207,7 +209,7 @@ async def test_redelivery_yields_one_event_even_across_a_restart(social_settings
         after_restart = await client.post("/webhooks/line", content=LINE_TEXT, headers=_line_headers(LINE_TEXT))
         metrics = (await client.get("/metrics")).text
     assert first.json()["accepted"] == 1
-    assert again.json() == {"accepted": 0, "duplicates": 1, "ignored": 0}
+    assert again.json() == {"accepted": 0, "duplicates": 1, "ignored": 0, "rejected": 0}
     assert [r.json()["duplicates"] for r in tg] == [0, 1]
     assert after_restart.json()["duplicates"] == 1
     assert _metric(metrics, "omni_ingest_deduplicated_total", provider="line") == 1
@@ -312,10 +314,43 @@ async def test_documented_non_message_payloads_answer_200_and_a_username_whatsap
             headers={"x-telegram-bot-api-secret-token": SECRETS["telegram_secret_token"]},
         )
         wa = await client.post("/webhooks/meta", content=username_user, headers=_meta_headers(username_user))
-    assert (x.status_code, x.json()) == (200, {"accepted": 0, "duplicates": 0, "ignored": 1})
-    assert (tg.status_code, tg.json()) == (200, {"accepted": 0, "duplicates": 0, "ignored": 1})
-    assert (wa.status_code, wa.json()) == (200, {"accepted": 1, "duplicates": 0, "ignored": 0}), wa.text
+    assert (x.status_code, x.json()) == (200, {"accepted": 0, "duplicates": 0, "ignored": 1, "rejected": 0})
+    assert (tg.status_code, tg.json()) == (200, {"accepted": 0, "duplicates": 0, "ignored": 1, "rejected": 0})
+    assert (wa.status_code, wa.json()) == (200, {"accepted": 1, "duplicates": 0, "ignored": 0, "rejected": 0}), wa.text
     [event] = await _events(social_settings, 1, settle_s=1.0)
     assert event.subject == f"whatsapp:106540352242922:{bsuid}"
     assert event.data.customer.address == bsuid  # type: ignore[attr-defined]
     assert event.data.customer.display_name == "Sheena Nelson"  # type: ignore[attr-defined]
+
+
+async def test_a_malformed_item_is_dead_lettered_and_the_rest_of_the_batch_goes_in(social_settings: Settings) -> None:
+    broken = {"type": "message", "webhookEventId": "01HBROKEN", "source": {"type": "user"}, "message": {"id": "7"}}
+    body = dumps(
+        {
+            "destination": "U123",
+            "events": [
+                line_event(JA_BILLING, event_id="01HMIX0001", message_id="8001"),
+                broken,
+                line_event("And a second question", event_id="01HMIX0002", message_id="8002"),
+            ],
+        }
+    )
+    async with running_app(create_app(social_settings)) as client:
+        await wait_ready(client)
+        response = await client.post("/webhooks/line", content=body, headers=_line_headers(body))
+        again = await client.post("/webhooks/line", content=body, headers=_line_headers(body))  # LINE's retry
+        metrics = (await client.get("/metrics")).text
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 2, "duplicates": 0, "ignored": 0, "rejected": 1}
+    assert again.json() == {"accepted": 0, "duplicates": 2, "ignored": 0, "rejected": 1}
+    events = await _events(social_settings, 2)
+    assert sorted(e.data.provider_message_id for e in events) == ["8001", "8002"]  # type: ignore[attr-defined]
+    letters = await read_events(
+        social_settings.kafka_bootstrap_servers, social_settings.topic("omni.deadletter.v1"), count=2, timeout_s=15
+    )
+    assert len(letters) == 2  # one per delivery that carried it
+    letter: Any = letters[0].data
+    assert "events[1].source.userId" in letter.reason
+    assert letter.endpoint == "ingest_social:line"
+    assert json.loads(base64.b64decode(letter.payload_base64)) == broken
+    assert _metric(metrics, "omni_ingest_rejected_total", provider="line", reason="malformed_item") == 2

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -383,3 +384,42 @@ def test_any_field_of_a_real_sample_replaced_by_any_json_parses_or_fails_as_malf
     for routed in parsed.routed:
         assert routed.dedupe_key
         assert routed.message.thread_key
+
+
+def test_one_malformed_event_in_a_line_batch_is_set_aside_and_the_others_still_parse() -> None:
+    broken = {"type": "message", "webhookEventId": "01HBAD", "source": {"type": "user"}, "message": {"id": "1"}}
+    body = dumps(
+        {
+            "events": [
+                line_event(JA_BILLING, event_id="01HGOOD1", message_id="1001"),
+                broken,
+                line_follow("01HFOLLOW"),
+                line_event("hello", event_id="01HGOOD2", message_id="1002"),
+            ]
+        }
+    )
+    parsed = parse_line(body, **KW)
+    assert [r.message.provider_message_id for r in parsed.routed] == ["1001", "1002"]
+    assert parsed.ignored == {"follow": 1}
+    [rejected] = parsed.rejected
+    assert rejected.field == "events[1].source.userId"
+    assert "events[1].source.userId" in rejected.message
+    assert json.loads(rejected.item) == broken
+
+
+def test_a_malformed_whatsapp_message_leaves_its_neighbours_and_nothing_of_itself() -> None:
+    doc = json.loads(whatsapp_batch())
+    messages = doc["entry"][0]["changes"][0]["value"]["messages"]
+    messages.insert(1, {"from": "not-a-number", "id": "wamid.BAD", "timestamp": "1749416383", "type": "text"})
+    parsed = parse_meta(dumps(doc), **KW)
+    assert [r.message.provider_message_id for r in parsed.routed] == ["wamid.A", "wamid.B"]
+    [rejected] = parsed.rejected
+    assert rejected.field == "entry[0].changes[0].value.messages[1].from"
+    assert json.loads(rejected.item)["id"] == "wamid.BAD"
+    assert parse_meta(whatsapp_batch(), **KW).ignored == parsed.ignored  # the bad message counted nowhere else
+
+
+def test_a_malformed_envelope_still_refuses_the_whole_delivery() -> None:
+    with pytest.raises(MalformedPayload) as err:
+        parse_line(b'{"events": {"type": "message"}}', **KW)
+    assert err.value.field == "events"

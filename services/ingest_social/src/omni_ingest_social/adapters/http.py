@@ -28,7 +28,12 @@ _ERROR = {
 }
 _ACCEPTED = {
     "type": "object",
-    "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}, "ignored": {"type": "integer"}},
+    "properties": {
+        "accepted": {"type": "integer"},
+        "duplicates": {"type": "integer"},
+        "ignored": {"type": "integer"},
+        "rejected": {"type": "integer", "description": "Malformed items of the batch, dead-lettered with the reason"},
+    },
 }
 
 

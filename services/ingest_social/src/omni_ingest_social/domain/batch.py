@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -37,12 +38,24 @@ class Routed:
 
 
 @dataclass(frozen=True, slots=True)
+class Rejected:
+    """One item of a batch without the provider's documented shape: where, why, and the item itself."""
+
+    field: str
+    message: str
+    item: bytes
+    """The item's own JSON, for the dead-letter topic."""
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedDelivery:
-    """The decision for one delivery: messages to route, and the count of events ignored by reason."""
+    """The decision for one delivery: messages to route, the count of events ignored by reason, and
+    the items of a batch set aside as malformed (the others still go in)."""
 
     provider: Provider
     routed: tuple[Routed, ...] = ()
     ignored: dict[str, int] = field(default_factory=dict)
+    rejected: tuple[Rejected, ...] = ()
 
     @property
     def ignored_total(self) -> int:
@@ -58,6 +71,19 @@ class DeliveryBuilder:
         self.detect = detect
         self._routed: list[Routed] = []
         self._ignored: Counter[str] = Counter()
+        self._rejected: list[Rejected] = []
+
+    def each(self, raw: object, path: str, parse: Callable[[], None]) -> None:
+        """Parse one item of a batch; a malformed one is set aside with its reason, leaving no trace
+        in what is routed or ignored, so one bad item does not send its neighbours back to the provider."""
+        routed, ignored = len(self._routed), Counter(self._ignored)
+        try:
+            parse()
+        except MalformedPayload as exc:
+            del self._routed[routed:]
+            self._ignored = ignored
+            item = json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
+            self._rejected.append(Rejected(field=exc.field or path, message=exc.message, item=item))
 
     def ignore(self, reason: str, count: int = 1) -> None:
         if count:
@@ -100,7 +126,16 @@ class DeliveryBuilder:
         self._routed.append(Routed(message=message, dedupe_key=dedupe_key))
 
     def build(self) -> ParsedDelivery:
-        return ParsedDelivery(provider=self.provider, routed=tuple(self._routed), ignored=dict(self._ignored))
+        """The decision; raises the first item's MalformedPayload when no item of it was usable."""
+        if self._rejected and not self._routed and not self._ignored:
+            first = self._rejected[0]
+            raise MalformedPayload(first.field, first.message)
+        return ParsedDelivery(
+            provider=self.provider,
+            routed=tuple(self._routed),
+            ignored=dict(self._ignored),
+            rejected=tuple(self._rejected),
+        )
 
 
 def _short(value: str | None) -> str | None:

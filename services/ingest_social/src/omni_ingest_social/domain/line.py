@@ -41,7 +41,8 @@ def parse_line(body: bytes, *, received_at: datetime, detect: DetectLanguage) ->
     doc = f.load_object(body, what="LINE webhook")
     out = DeliveryBuilder(Provider.LINE, received_at=received_at, detect=detect)
     for i, raw in enumerate(f.arr(doc, "events", "")):
-        _event(out, f.item_obj(raw, f"events[{i}]"), f"events[{i}]")
+        path = f"events[{i}]"
+        out.each(raw, path, lambda: _event(out, f.item_obj(raw, path), path))  # noqa: B023
     return out.build()
 
 

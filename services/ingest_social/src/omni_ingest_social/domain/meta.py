@@ -64,7 +64,8 @@ def parse_meta(body: bytes, *, received_at: datetime, detect: DetectLanguage) ->
 def _messaging_entry(out: DeliveryBuilder, entry: f.JsonObject, path: str, channel: Channel) -> None:
     owner = f.text(entry, "id", path)
     for j, raw in enumerate(f.arr(entry, "messaging", path, required=False)):
-        _messaging_event(out, f.item_obj(raw, f"{path}.messaging[{j}]"), f"{path}.messaging[{j}]", channel, owner)
+        epath = f"{path}.messaging[{j}]"
+        out.each(raw, epath, lambda: _messaging_event(out, f.item_obj(raw, epath), epath, channel, owner))  # noqa: B023
     standby = f.arr(entry, "standby", path, required=False)
     out.ignore("standby", len(standby))  # another app owns these threads
     if "changes" in entry:  # page feed and other field subscriptions: not customer messages
@@ -140,8 +141,11 @@ def _whatsapp_entry(out: DeliveryBuilder, entry: f.JsonObject, path: str) -> Non
                 if isinstance(contact_id, str) and isinstance(name, str):
                     names[contact_id] = name
         for k, raw_message in enumerate(messages):
-            _whatsapp_message(
-                out, f.item_obj(raw_message, f"{vpath}.messages[{k}]"), f"{vpath}.messages[{k}]", number_id, names
+            mpath = f"{vpath}.messages[{k}]"
+            out.each(
+                raw_message,
+                mpath,
+                lambda: _whatsapp_message(out, f.item_obj(raw_message, mpath), mpath, number_id, names),  # noqa: B023
             )
 
 
