@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +25,15 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json, or console for humans.")
     max_body_bytes: int = 1024 * 1024
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _strip_secrets(cls, value: Any) -> Any:
+        """A secret mounted from a file or `kubectl create secret --from-file` often ends in a newline;
+        no provider's secret does, and a signature computed with it would never match."""
+        if isinstance(value, SecretStr) and value.get_secret_value() != value.get_secret_value().strip():
+            return SecretStr(value.get_secret_value().strip())
+        return value
 
     def topic(self, name: str) -> str:
         """The real topic name for a contract topic name."""

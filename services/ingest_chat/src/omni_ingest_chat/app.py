@@ -10,6 +10,7 @@ from uuid import uuid4
 import structlog
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
@@ -233,4 +234,12 @@ def create_app(settings: Settings, *, router: RouterClient | None = None) -> Fas
     async def close_session(session_id: SessionId) -> JSONResponse:
         return await ingest.close_session(session_id)
 
+    if settings.allowed_origins:  # a widget on the customer's own site calls this API cross-origin
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+            max_age=600,
+        )
     return app

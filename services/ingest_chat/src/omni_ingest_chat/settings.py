@@ -20,6 +20,15 @@ class Settings(ServiceSettings):
     sms_max_body_bytes: int = Field(default=64 * 1024, description="Twilio webhook body limit (413 above).")
     chat_max_body_bytes: int = Field(default=512 * 1024, description="Web chat body limit (413 above).")
     chat_session_ttl_s: int = Field(default=24 * 3600, description="How long a session that wrote is remembered.")
+    chat_allowed_origins: str = Field(
+        default="",
+        description="Web pages allowed to call the web chat API from a browser (CORS), comma-separated "
+        "origins like https://shop.example.jp, or * for any; empty: none (same-origin or server-side only).",
+    )
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.chat_allowed_origins.split(",") if o.strip()]
 
     @field_validator("omni_public_base_url")
     @classmethod

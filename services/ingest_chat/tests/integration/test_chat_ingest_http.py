@@ -406,3 +406,36 @@ async def test_a_duplicate_post_still_marks_the_session_as_written(service_env: 
         closed = await client.post("/v1/chat/sessions/s-late/close")
     assert closed.status_code == 503
     assert closed.json()["error"]["code"] == "router_behind"
+
+
+async def test_a_widget_on_an_allowed_origin_may_call_the_chat_api_from_a_browser(service_env: dict[str, Any]) -> None:
+    shop, other = "https://shop.example.jp", "https://evil.example.com"
+    settings = _settings(service_env, chat_allowed_origins=f"{shop}/, https://www.example.jp")
+    async with _client(settings) as client:
+        preflight = await client.options(
+            "/v1/chat/sessions/s-cors/messages",
+            headers={
+                "origin": shop,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
+        posted = await client.post(
+            "/v1/chat/sessions/s-cors/messages", json=chat_body(client_message_id="cors-1"), headers={"origin": shop}
+        )
+        refused = await client.options(
+            "/v1/chat/sessions/s-cors/messages", headers={"origin": other, "access-control-request-method": "POST"}
+        )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == shop
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    assert posted.status_code == 202
+    assert posted.headers["access-control-allow-origin"] == shop
+    assert refused.status_code == 400
+    assert "access-control-allow-origin" not in refused.headers
+    async with _client(_settings(service_env)) as client:  # not configured: no CORS at all
+        plain = await client.post(
+            "/v1/chat/sessions/s-cors/messages", json=chat_body(client_message_id="cors-2"), headers={"origin": shop}
+        )
+    assert plain.status_code == 202
+    assert "access-control-allow-origin" not in plain.headers
