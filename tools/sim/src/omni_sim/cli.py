@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import secrets as _secrets
 import statistics
 import sys
@@ -34,7 +35,8 @@ def _quiet() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
-console = Console()
+# a log or CI page is not a terminal: rich would fall back to 80 columns and cut the tables' names
+console = Console() if sys.stdout.isatty() else Console(width=int(os.environ.get("COLUMNS", "132")))
 ROOT = Path(__file__).resolve().parents[4]
 
 
