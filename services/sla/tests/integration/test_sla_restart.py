@@ -58,9 +58,8 @@ async def wait_http_ready(port: int, proc: subprocess.Popen[bytes], timeout_s: f
     raise AssertionError("SLA service not ready")
 
 
-async def test_breaches_due_while_killed_are_emitted_once_after_restart(
-    service_env: dict[str, Any], tmp_path: Path, repo_root: Path
-) -> None:
+def _service(service_env: dict[str, Any], tmp_path: Path) -> tuple[dict[str, str], int, Path]:
+    """The SLA service's environment on this test's resources and policies: env, HTTP port, log file."""
     config = tmp_path / "sla.yaml"
     config.write_text(yaml.safe_dump(POLICIES))
     port = free_port()
@@ -73,48 +72,65 @@ async def test_breaches_due_while_killed_are_emitted_once_after_restart(
         "HTTP_HOST": "127.0.0.1",
         "LOG_FORMAT": "console",
     }
-    log = tmp_path / "sla.log"
-    suffix = service_env["omni_topic_suffix"]
+    return env, port, tmp_path / "sla.log"
+
+
+async def _router(env: dict[str, str]) -> EventPublisher:
+    """Publishes conversation events as the router does."""
     publisher = EventPublisher(
         bootstrap=env["KAFKA_BOOTSTRAP_SERVERS"],
         service="router-test",
         metrics=ServiceMetrics("router-test"),
-        topic_suffix=suffix,
+        topic_suffix=env["OMNI_TOPIC_SUFFIX"],
     )
     await publisher.start(wait=True)
+    return publisher
+
+
+async def _open_all(publisher: EventPublisher, env: dict[str, str], conversations: list[uuid.UUID]) -> datetime:
+    """Open the conversations a second from now; returns once the service holds their 4 timers each."""
+    opened_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    await publisher.publish_many(
+        [
+            publisher.new_event(
+                "omni.conversation.opened.v1",
+                {
+                    "conversation_id": c,
+                    "channel": "chat",
+                    "thread_key": f"t{i}",
+                    "customer_id": f"c{i}",
+                    "first_message_id": uuid.uuid4(),
+                    "occurred_at": opened_at,
+                },
+                time=opened_at,
+            )
+            for i, c in enumerate(conversations)
+        ]
+    )
+    conn = await asyncpg.connect(env["DATABASE_URL"])
+    try:
+        for _ in range(200):
+            with_timers = await conn.fetchval("select count(*) from sla_timers")
+            if with_timers == 4 * len(conversations):
+                break
+            await asyncio.sleep(0.05)
+        assert with_timers == 4 * len(conversations)
+    finally:
+        await conn.close()
+    return opened_at
+
+
+async def test_breaches_due_while_killed_are_emitted_once_after_restart(
+    service_env: dict[str, Any], tmp_path: Path
+) -> None:
+    env, port, log = _service(service_env, tmp_path)
+    suffix = env["OMNI_TOPIC_SUFFIX"]
+    publisher = await _router(env)
     first = start_service(env, log)
     second: subprocess.Popen[bytes] | None = None
     try:
         await wait_http_ready(port, first)
-        opened_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-        conversations = [uuid.uuid4() for _ in range(N)]
-        await publisher.publish_many(
-            [
-                publisher.new_event(
-                    "omni.conversation.opened.v1",
-                    {
-                        "conversation_id": c,
-                        "channel": "chat",
-                        "thread_key": f"t{i}",
-                        "customer_id": f"c{i}",
-                        "first_message_id": uuid.uuid4(),
-                        "occurred_at": opened_at,
-                    },
-                    time=opened_at,
-                )
-                for i, c in enumerate(conversations)
-            ]
-        )
-        conn = await asyncpg.connect(env["DATABASE_URL"])
-        try:
-            for _ in range(200):
-                with_timers = await conn.fetchval("select count(*) from sla_timers")
-                if with_timers == 4 * N:
-                    break
-                await asyncio.sleep(0.05)
-            assert with_timers == 4 * N
-        finally:
-            await conn.close()
+        opened_at = await _open_all(publisher, env, [uuid.uuid4() for _ in range(N)])
         first.send_signal(signal.SIGKILL)
         first.wait()
         killed_at = datetime.now(UTC)
@@ -154,61 +170,16 @@ async def test_after_a_restart_no_timer_fires_before_the_events_that_stopped_its
     """Agents replied while the service was down, before the deadline: once it is back, past the
     deadline, those first responses are met, not breached: a timer of a partition that is still
     being caught up on fires only once the events up to its due instant have been applied."""
-    config = tmp_path / "sla.yaml"
-    config.write_text(yaml.safe_dump(POLICIES))
-    port = free_port()
-    env = os.environ | {
-        "KAFKA_BOOTSTRAP_SERVERS": service_env["kafka_bootstrap_servers"],
-        "DATABASE_URL": service_env["database_url"],
-        "OMNI_TOPIC_SUFFIX": service_env["omni_topic_suffix"],
-        "OMNI_SLA_CONFIG": str(config),
-        "HTTP_PORT": str(port),
-        "HTTP_HOST": "127.0.0.1",
-        "LOG_FORMAT": "console",
-    }
-    log = tmp_path / "sla.log"
-    suffix = service_env["omni_topic_suffix"]
-    publisher = EventPublisher(
-        bootstrap=env["KAFKA_BOOTSTRAP_SERVERS"],
-        service="router-test",
-        metrics=ServiceMetrics("router-test"),
-        topic_suffix=suffix,
-    )
-    await publisher.start(wait=True)
+    env, port, log = _service(service_env, tmp_path)
+    suffix = env["OMNI_TOPIC_SUFFIX"]
+    publisher = await _router(env)
     first = start_service(env, log)
     second: subprocess.Popen[bytes] | None = None
     conversations = [uuid.uuid4() for _ in range(N)]
     answered = set(conversations[::2])
     try:
         await wait_http_ready(port, first)
-        opened_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-        await publisher.publish_many(
-            [
-                publisher.new_event(
-                    "omni.conversation.opened.v1",
-                    {
-                        "conversation_id": c,
-                        "channel": "chat",
-                        "thread_key": f"t{i}",
-                        "customer_id": f"c{i}",
-                        "first_message_id": uuid.uuid4(),
-                        "occurred_at": opened_at,
-                    },
-                    time=opened_at,
-                )
-                for i, c in enumerate(conversations)
-            ]
-        )
-        conn = await asyncpg.connect(env["DATABASE_URL"])
-        try:
-            for _ in range(200):
-                with_timers = await conn.fetchval("select count(*) from sla_timers")
-                if with_timers == 4 * N:
-                    break
-                await asyncio.sleep(0.05)
-            assert with_timers == 4 * N
-        finally:
-            await conn.close()
+        opened_at = await _open_all(publisher, env, conversations)
         first.send_signal(signal.SIGKILL)
         first.wait()
         replied_at = opened_at + timedelta(seconds=2)  # before the warning (3 s) and the deadline (6 s)
