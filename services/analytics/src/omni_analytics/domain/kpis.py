@@ -357,13 +357,17 @@ class KpiState:
         if wait is None and data.waited_seconds is not None:
             wait = float(data.waited_seconds)
         if wait is not None:
-            self._observe("time_to_assign", channel, wait)
-            threshold = self._thresholds.get(queue, self._default_threshold) if queue else self._default_threshold
-            self.window.add(channel, t, now, ANSWERED, 1, ANSWERED_IN_SL, 1 if wait <= threshold else 0)
+            self._answer(channel, queue, wait, t, now)
         if fresh:
             self._take(conv, data.agent_id)
             if conv.handle_start is None:
                 conv.handle_start = t
+
+    def _answer(self, channel: str, queue: str | None, wait: float, t: float, now: float) -> None:
+        """A wait ended by an agent taking the conversation: ASA and service level."""
+        self._observe("time_to_assign", channel, wait)
+        threshold = self._thresholds.get(queue, self._default_threshold) if queue else self._default_threshold
+        self.window.add(channel, t, now, ANSWERED, 1, ANSWERED_IN_SL, 1 if wait <= threshold else 0)
 
     def _agent_replied(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
         if not conv.responded:
@@ -381,6 +385,10 @@ class KpiState:
             conv.queue = data.to_queue
             self._start_wait(conv, cid, data.to_queue, t)
         elif data.to_agent_id:
+            if conv.wait_key is not None and conv.wait_start is not None:
+                # handed straight from the queue to an agent: answered here, as the router's
+                # `assigned.v1` that follows a transfer carries no wait
+                self._answer(conv.channel, conv.wait_key[0], max(0.0, t - conv.wait_start), t, now)
             self._stop_wait(conv, cid)
             self._take(conv, data.to_agent_id)
 
@@ -426,6 +434,10 @@ class KpiState:
             self.window.retract(conv.channel, conv.csat_bucket, now, CSAT_SUM, conv.csat_score, CSAT_COUNT, 1)
         conv.csat_bucket = self.window.add(conv.channel, t, now, CSAT_SUM, data.score, CSAT_COUNT, 1)
         conv.csat_score = data.score
+        if conv.status_t == _NEG_INF and not conv.closed:
+            # known from this rating alone (closed before this process's memory of it): keep it
+            # with the recently closed, not as an open conversation nothing would ever close
+            self._close(conv, cid)
 
     def _sla_event(self, event: CloudEvent, sid: int, now: float) -> bool:
         data: Any = event.data
