@@ -6,11 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 import asyncpg
 from fastapi import Depends, FastAPI
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from omni_router.adapters import postgres as pg
 from omni_router.customers import add_customer_routes
@@ -43,10 +42,14 @@ def read_routing_config(path_text: str) -> RoutingConfig:
     return parse_routing_config(text, source=str(path))
 
 
+Text = Annotated[str, AfterValidator(pg.storable_text)]
+"""A string the router may store or compare in PostgreSQL: NUL or an unpaired surrogate is a 400, not a 500."""
+
+
 class AgentBody(BaseModel):
-    display_name: str | None = Field(default=None, max_length=512)
-    skills: dict[str, Annotated[int, Field(ge=1, le=10)]] = Field(default_factory=dict)
-    languages: list[str] = Field(default_factory=list, max_length=50)
+    display_name: Text | None = Field(default=None, max_length=512)
+    skills: dict[Text, Annotated[int, Field(ge=1, le=10)]] = Field(default_factory=dict)
+    languages: list[Text] = Field(default_factory=list, max_length=50)
     capacity: dict[str, Annotated[int, Field(ge=0, le=1000)]] = Field(
         default_factory=dict, description="Slots per channel group: email, chat, sms, social."
     )
@@ -57,26 +60,31 @@ class PresenceBody(BaseModel):
 
 
 class AgentAction(BaseModel):
-    agent_id: str = Field(min_length=1, max_length=512)
+    agent_id: Text = Field(min_length=1, max_length=512)
 
 
 class ReplyBody(AgentAction):
-    text: str = Field(min_length=1, max_length=64 * 1024)
+    text: Text = Field(min_length=1, max_length=64 * 1024)
+    message_id: uuid.UUID | None = Field(
+        default=None,
+        description="Chosen by the client to make a retry safe: a reply with a message id already sent on this "
+        "conversation answers as the first did and is not sent again. Without one, the router picks it.",
+    )
 
 
 class TransferBody(BaseModel):
-    agent_id: str | None = Field(default=None, description="The agent who holds it now (checked when given).")
-    to_queue: str | None = None
-    to_agent_id: str | None = None
+    agent_id: Text | None = Field(default=None, description="The agent who holds it now (checked when given).")
+    to_queue: Text | None = None
+    to_agent_id: Text | None = None
 
 
 class CsatBody(BaseModel):
     score: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=4096)
+    comment: Text | None = Field(default=None, max_length=4096)
 
 
 class AbandonBody(BaseModel):
-    reason: str | None = Field(default=None, max_length=200)
+    reason: Text | None = Field(default=None, max_length=200)
 
 
 def _agent_doc(row: asyncpg.Record, conversations: list[asyncpg.Record] | None = None) -> dict[str, Any]:
@@ -195,14 +203,9 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
             raise ApiError(404, "unknown_conversation", f"no conversation {conversation_id}")
         return row
 
-    async def offered_conversation(
-        conn: asyncpg.Connection, conversation_id: uuid.UUID, agent_id: str
-    ) -> asyncpg.Record:
-        """The conversation, locked, if it is offered to this agent now (else 404 or 409)."""
-        row = await locked_conversation(conn, conversation_id)
+    def require_offered(row: asyncpg.Record, agent_id: str) -> None:
         if row["state"] != "offered" or row["agent_id"] != agent_id:
-            raise ApiError(409, "not_offered", f"conversation {conversation_id} is not offered to {agent_id}")
-        return row
+            raise ApiError(409, "not_offered", f"conversation {row['conversation_id']} is not offered to {agent_id}")
 
     async def known_agent(conn: asyncpg.Connection, agent_id: str) -> asyncpg.Record:
         row = await conn.fetchrow("select * from router_agents where agent_id = $1", agent_id)
@@ -215,7 +218,7 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
     # --- agents --------------------------------------------------------------------------
 
     @app.put("/v1/agents/{agent_id}", tags=["agents"], summary="Create or update an agent", dependencies=[auth])
-    async def put_agent(agent_id: str, body: AgentBody) -> dict[str, Any]:
+    async def put_agent(agent_id: Text, body: AgentBody) -> dict[str, Any]:
         unknown = sorted(set(body.capacity) - set(GROUPS))
         if unknown:
             raise ApiError(400, "invalid_capacity", f"unknown channel group(s) {unknown}; use {list(GROUPS)}")
@@ -245,7 +248,7 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
         return _agent_doc(row)
 
     @app.get("/v1/agents/{agent_id}", tags=["agents"], summary="An agent with its current load", dependencies=[auth])
-    async def get_agent(agent_id: str) -> dict[str, Any]:
+    async def get_agent(agent_id: Text) -> dict[str, Any]:
         async with pool().acquire() as conn:
             row = await known_agent(conn, agent_id)
             held = await conn.fetch(
@@ -256,7 +259,7 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
         return _agent_doc(row, list(held))
 
     @app.put("/v1/agents/{agent_id}/presence", tags=["agents"], summary="Set presence", dependencies=[auth])
-    async def put_presence(agent_id: str, body: PresenceBody) -> dict[str, Any]:
+    async def put_presence(agent_id: Text, body: PresenceBody) -> dict[str, Any]:
         try:
             status = Presence(body.status)
         except ValueError:
@@ -304,7 +307,10 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
     )
     async def accept(conversation_id: uuid.UUID, body: AgentAction) -> dict[str, Any]:
         async with pool().acquire() as conn, conn.transaction():
-            row = await offered_conversation(conn, conversation_id, body.agent_id)
+            row = await locked_conversation(conn, conversation_id)
+            if row["state"] == "assigned" and row["agent_id"] == body.agent_id:
+                return _conversation_doc(row)  # a retry (or it came by transfer): it is this agent's already
+            require_offered(row, body.agent_id)
             row = await pg.update_conversation(
                 conn, conversation_id, state="assigned", offer_expires_at=None, assigned_at=datetime.now(UTC)
             )
@@ -333,7 +339,13 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
     )
     async def decline(conversation_id: uuid.UUID, body: AgentAction) -> dict[str, Any]:
         async with pool().acquire() as conn, conn.transaction():
-            row = await offered_conversation(conn, conversation_id, body.agent_id)
+            row = await locked_conversation(conn, conversation_id)
+            if (
+                body.agent_id in (row["declined"] or ())
+                and await pg.last_assignment_kind(conn, conversation_id, body.agent_id) == "declined"
+            ):
+                return _conversation_doc(row)  # a retry: this agent's decline is done (and published) already
+            require_offered(row, body.agent_id)
             row = await pg.update_conversation(
                 conn,
                 conversation_id,
@@ -380,10 +392,22 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
         dependencies=[auth],
     )
     async def reply(conversation_id: uuid.UUID, body: ReplyBody) -> dict[str, Any]:
-        message_id = uuid.uuid4()
+        message_id = body.message_id or uuid.uuid4()
         async with pool().acquire() as conn, conn.transaction():
             row = await locked_conversation(conn, conversation_id)
+            if body.message_id is not None:
+                sent_on = await pg.reply_sent_on(conn, body.message_id)
+                if sent_on == conversation_id:  # a retry: sent already, answer as the first time did
+                    return {"conversation_id": str(conversation_id), "message_id": str(message_id)}
+                if sent_on is not None:
+                    raise ApiError(
+                        409, "message_id_reused", f"message {message_id} was sent on another conversation, {sent_on}"
+                    )
             require_assigned(row, body.agent_id)
+            if body.message_id is not None and not await pg.record_reply(
+                conn, body.message_id, conversation_id=conversation_id, agent_id=body.agent_id
+            ):
+                raise ApiError(409, "message_id_reused", f"message {message_id} was sent on another conversation")
             await pg.add_outbox(
                 conn,
                 [
@@ -402,6 +426,8 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
     async def resolve(conversation_id: uuid.UUID, body: AgentAction) -> dict[str, Any]:
         async with pool().acquire() as conn, conn.transaction():
             row = await locked_conversation(conn, conversation_id)
+            if row["state"] == "resolved" and row["agent_id"] == body.agent_id:
+                return _conversation_doc(row)  # a retry: this agent resolved it already
             require_assigned(row, body.agent_id)
             row = await pg.update_conversation(conn, conversation_id, state="resolved", resolved_at=datetime.now(UTC))
             assert row is not None
@@ -431,7 +457,9 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
             row = await locked_conversation(conn, conversation_id)
             if row["state"] not in ("waiting", "assigned"):
                 raise ApiError(409, "not_transferable", f"conversation {conversation_id} is {row['state']}")
-            if row["state"] == "assigned" and body.agent_id is not None and row["agent_id"] != body.agent_id:
+            # an agent's own transfer (agent_id given) needs it held by that agent: a retry, or a desktop
+            # that missed a change, must not move a conversation that is no longer theirs
+            if body.agent_id is not None and (row["state"] != "assigned" or row["agent_id"] != body.agent_id):
                 raise ApiError(
                     409, "not_assigned", f"conversation {conversation_id} is not assigned to {body.agent_id}"
                 )
@@ -538,8 +566,8 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
         summary="The customer left: abandon the thread's open conversation unless an agent has it",
         dependencies=[auth],
     )
-    async def abandon(thread_key: str, body: AbandonBody | None = None) -> dict[str, Any]:
-        thread_key = unquote(thread_key)
+    async def abandon(thread_key: Text, body: AbandonBody | None = None) -> dict[str, Any]:
+        # the path arrives percent-decoded already: decoding it again would change a key with a % in it
         async with pool().acquire() as conn, conn.transaction():
             row = await pg.open_conversation_for_update(conn, thread_key)
             if row is None:

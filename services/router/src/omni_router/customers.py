@@ -16,21 +16,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI
 from fastapi.params import Depends
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from omni_router.adapters.postgres import storable_text
 from omni_router.domain.identity import IdentityError, parse_identity
 from omni_service.http import ApiError
 
 _HISTORY = 50
+_Text = Annotated[str, AfterValidator(storable_text)]  # NUL or an unpaired surrogate: a 400, not a 500
 
 
 class IdentityBody(BaseModel):
-    identity: str = Field(
+    identity: _Text = Field(
         min_length=1,
         max_length=512,
         description="An e-mail, an E.164 phone number, or channel:id (line:U4af49806..., telegram:5123, chat:visitor-17).",
@@ -111,7 +113,7 @@ def add_customer_routes(app: FastAPI, *, pool: Callable[[], asyncpg.Pool], auth:
         summary="The customer an identity (e-mail, E.164 phone or channel:id) belongs to",
         dependencies=[auth],
     )
-    async def customer_by_identity(identity: str) -> dict[str, Any]:
+    async def customer_by_identity(identity: _Text) -> dict[str, Any]:
         key = _identity(identity)
         async with pool().acquire() as conn:
             customer_id = await conn.fetchval("select customer_id from router_customers where address = $1", key)
@@ -126,7 +128,7 @@ def add_customer_routes(app: FastAPI, *, pool: Callable[[], asyncpg.Pool], auth:
         summary="A customer's identities and latest conversations",
         dependencies=[auth],
     )
-    async def get_customer(customer_id: str) -> dict[str, Any]:
+    async def get_customer(customer_id: _Text) -> dict[str, Any]:
         async with pool().acquire() as conn:
             doc = await _customer_doc(conn, customer_id)
         if doc is None:
@@ -139,7 +141,7 @@ def add_customer_routes(app: FastAPI, *, pool: Callable[[], asyncpg.Pool], auth:
         summary="Link an identity to a customer (merging the customer who had it)",
         dependencies=[auth],
     )
-    async def post_identity(customer_id: str, body: IdentityBody) -> dict[str, Any]:
+    async def post_identity(customer_id: _Text, body: IdentityBody) -> dict[str, Any]:
         key = _identity(body.identity)
         async with pool().acquire() as conn:
             merged = await link_identity(conn, customer_id, key)

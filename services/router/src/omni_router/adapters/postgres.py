@@ -42,6 +42,18 @@ def load_col(group: str) -> str:
     return f"load_{group}"
 
 
+def storable_text(value: str) -> str:
+    """`value` if PostgreSQL can hold it as text; else ValueError (a 400 at the API): text holds no NUL
+    character and only valid UTF-8, so no unpaired surrogate (which JSON's \\ud800 escapes can carry)."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (\\u0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no unpaired surrogate)") from None
+    return value
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
@@ -388,6 +400,36 @@ async def claim_many(conn: asyncpg.Connection, claims: Sequence[ClaimSpec], *, e
     out = [r for r in results if r is not None]
     assert len(out) == len(claims)
     return out
+
+
+async def last_assignment_kind(conn: asyncpg.Connection, conversation_id: Any, agent_id: str) -> str | None:
+    """What last happened between this conversation and this agent (offered, assigned, declined, ...)."""
+    kind = await conn.fetchval(
+        """select kind from router_assignments where conversation_id = $1 and agent_id = $2
+            order by id desc limit 1""",
+        conversation_id,
+        agent_id,
+    )
+    return str(kind) if kind is not None else None
+
+
+async def reply_sent_on(conn: asyncpg.Connection, message_id: Any) -> Any:
+    """The conversation id an agent reply with this (client-chosen) message id was sent on, or None."""
+    return await conn.fetchval("select conversation_id from router_replies where message_id = $1", message_id)
+
+
+async def record_reply(conn: asyncpg.Connection, message_id: Any, *, conversation_id: Any, agent_id: str) -> bool:
+    """Remember a reply's message id; False if it is taken already (sent on another conversation meanwhile)."""
+    return (
+        await conn.fetchval(
+            """insert into router_replies (message_id, conversation_id, agent_id) values ($1, $2, $3)
+               on conflict do nothing returning true""",
+            message_id,
+            conversation_id,
+            agent_id,
+        )
+        is True
+    )
 
 
 async def release_agent_slot(conn: asyncpg.Connection, agent_id: str, group: str) -> asyncpg.Record | None:
