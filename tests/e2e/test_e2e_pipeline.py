@@ -20,7 +20,7 @@ import pytest
 
 from omni_schemas import CloudEvent
 from omni_sim.domain.agents import make_roster
-from omni_sim.domain.check import RunView, build_view, check_run
+from omni_sim.domain.check import RunView, build_view, check_run, timeline
 from omni_sim.domain.payloads import SERVICE_OF_ROUTE
 from omni_sim.domain.scenario import DEFAULT_ROUTE_WEIGHTS, ScenarioConfig, generate
 from omni_sim.domain.truth import GroundTruth
@@ -128,7 +128,10 @@ async def test_messages_become_assigned_conversations_and_survive_router_and_sla
         print(f"e2e: {result.counts} statuses {dict(sim.stats.statuses)} notes {result.notes}")
         logs = "\n".join(f"--- {n}\n{p.log_tail(15)}" for n, p in stack.services.items())
         assert len(truth.accepted) == truth.attempts, (dict(sim.stats.statuses), logs)
-        assert result.ok, (result.violations, logs)
+        if not result.ok:
+            convs = sorted({w.split()[1] for w in result.violations if w.startswith("conversation ")})
+            stories = "\n".join(f"conversation {c}:\n{timeline(view, sla_events, c)}" for c in convs[:5])
+            pytest.fail(f"{result.violations}\n{stories}\nSLA state: {[states.get(c) for c in convs[:3]]}\n{logs}")
         # every thread the customers started became one conversation that an agent took,
         # unless the customer abandoned it first
         assigned_or_abandoned = {

@@ -283,3 +283,20 @@ def test_a_warned_response_clock_that_a_resolution_stopped_needs_no_outcome() ->
     resolved_late = build_view(truth, [m], [_opened(c, m, at=0), _conv("resolved", c, 11)])
     result = check_run(truth, resolved_late, capacities={}, sla_events=[warning], now=later)
     assert any("no breach" in v for v in result.violations)
+
+
+def test_a_breach_recorded_by_the_service_but_published_after_the_topic_was_read_counts() -> None:
+    truth = _truth("r1-00001")
+    m = _msg("r1-00001", "chat:a")
+    c = str(uuid.uuid4())
+    view = build_view(truth, [m], [_opened(c, m, at=0), _conv("agent_replied", c, 30, agent_id="a1")])
+    base = {"conversation_id": c, "policy": "p", "metric": "first_response", "due_at": T0.isoformat()}
+    warning = new_event("omni.sla.warning.v1", {**base, "remaining_seconds": 12}, source="/t")
+    later = T0 + timedelta(minutes=1)
+    row = {"metric": "first_response", "cycle": 1, "kind": "breached", "event_id": str(uuid.uuid4())}
+    published_after_the_read = {c: _sla_state(c, clocks=[], emitted=[{**row, "published_at": later.isoformat()}])}
+    ok = check_run(truth, view, capacities={}, sla_events=[warning], now=later, sla_states=published_after_the_read)
+    assert ok.ok, ok.violations
+    nothing_recorded = {c: _sla_state(c, clocks=[])}
+    result = check_run(truth, view, capacities={}, sla_events=[warning], now=later, sla_states=nothing_recorded)
+    assert any("no breach" in v for v in result.violations)

@@ -137,7 +137,7 @@ def check_run(
         result.notes.append(f"{repeats} repeated assigned event(s) for the agent already holding the conversation")
     result.violations += _capacity(view, capacities)
     if sla_events is not None:
-        result.violations += _sla_outcomes(view, sla_events, now=now)
+        result.violations += _sla_outcomes(view, sla_events, now=now, states=sla_states)
         if sla_states is not None and now is not None:
             result.violations += sla_deadlines(view, sla_events, sla_states, read_at=now)
 
@@ -274,12 +274,30 @@ def _stopped_before(
     return None
 
 
-def _sla_outcomes(view: RunView, sla_events: list[CloudEvent], *, now: datetime | None) -> list[str]:
+def _recorded_outcomes(states: dict[str, dict[str, Any] | None] | None) -> set[tuple[str, str, int]]:
+    """(conversation, metric, cycle) of every breach or met the SLA service recorded."""
+    out: set[tuple[str, str, int]] = set()
+    for conv, state in (states or {}).items():
+        for row in (state or {}).get("emitted", []):
+            if row.get("kind") in ("breached", "met"):
+                out.add((conv, str(row["metric"]), int(row["cycle"])))
+    return out
+
+
+def _sla_outcomes(
+    view: RunView,
+    sla_events: list[CloudEvent],
+    *,
+    now: datetime | None,
+    states: dict[str, dict[str, Any] | None] | None = None,
+) -> list[str]:
     """Each deadline of this run's conversations ends at most once (one breach or one met); no
     breach comes for a clock the conversation's own events stopped before the due instant (a
     first reply in time, a resolution or an abandonment; by more than a second, the time such a
     fact may take to reach the broker); and, with `now`, a warned deadline that passed (by a 5 s
-    margin) with its clock still running was breached."""
+    margin) with its clock still running was breached. An outcome the SLA service recorded (in
+    `states`, read after the topic) but published after the topic was read counts: that it
+    reaches the topic is `sla_deadlines`' check."""
     outcomes: dict[tuple[str, str, int], list[str]] = defaultdict(list)
     warned: dict[tuple[str, str, int], datetime] = {}
     breached: dict[tuple[str, str, int], datetime] = {}
@@ -308,10 +326,12 @@ def _sla_outcomes(view: RunView, sla_events: list[CloudEvent], *, now: datetime 
                 f"conversation {conv} {metric} (cycle {cycle}) breached at {due.isoformat()} although {stopped}"
             )
     if now is not None:
+        recorded = _recorded_outcomes(states)
         for (conv, metric, cycle), due in sorted(warned.items()):
             if (
                 due < now - timedelta(seconds=5)
                 and not outcomes.get((conv, metric, cycle))
+                and (conv, metric, cycle) not in recorded
                 and _stopped_before(view.conversation_events[conv], metric, cycle, due) is None
             ):
                 violations.append(f"conversation {conv} {metric} (cycle {cycle}) passed its deadline with no breach")
@@ -375,3 +395,16 @@ def sla_deadlines(
                     f"{row['event_id']} marked published but not on the topic"
                 )
     return violations
+
+
+def timeline(view: RunView, sla_events: list[CloudEvent], conversation_id: str) -> str:
+    """One conversation's conversation and SLA events in order, one line each (for failure reports)."""
+    rows: list[tuple[datetime, str]] = []
+    for event in view.conversation_events.get(conversation_id, []):
+        rows.append((_fact_at(event), event.type.removeprefix("omni.conversation.").removesuffix(".v1")))
+    for event in sla_events:
+        if str(_get(event, "conversation_id")) == conversation_id:
+            kind = event.type.removeprefix("omni.sla.").removesuffix(".v1")
+            due = _get(event, "due_at")
+            rows.append((event.time, f"sla {kind} {_get(event, 'metric')} due {due.isoformat() if due else '-'}"))
+    return "\n".join(f"  {at.isoformat()} {what}" for at, what in sorted(rows, key=lambda r: r[0]))
