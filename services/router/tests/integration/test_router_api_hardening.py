@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from test_router_flow import AUTH, CONV, message, publisher, put_agent, settings
+from test_router_flow import AUTH, CONV, message, offered_ids, publisher, put_agent, settings
 
 from omni_router.app import create_app
 from omni_router.domain.classification import parse_routing_config
@@ -82,10 +82,7 @@ async def test_retried_accept_decline_and_resolve_answer_200_and_act_once(
             await put_agent(client, "a1", skills={}, languages=["en"], chat=2)
             for thread in ("keep", "retry"):
                 await pub.publish(message(thread, "hi"))
-            offered = await read_events(
-                kafka_bootstrap, CONV + topic_suffix, count=2, timeout_s=20, types={"omni.conversation.offered.v1"}
-            )
-            keep, cid = (str(e.data.conversation_id) for e in offered)
+            keep, cid = await offered_ids(kafka_bootstrap, topic_suffix, 2)
             r = await client.post(f"/v1/conversations/{keep}/accept", json={"agent_id": "a1"}, headers=AUTH)
             assert r.status_code == 200, r.text
             # the desktop timed out and retries each action: same answer, one effect
@@ -106,10 +103,10 @@ async def test_retried_accept_decline_and_resolve_answer_200_and_act_once(
             assert [c["conversation_id"] for c in agent["conversations"]] == [keep]
 
             await pub.publish(message("declined", "hi"))
-            more = await read_events(
-                kafka_bootstrap, CONV + topic_suffix, count=3, timeout_s=20, types={"omni.conversation.offered.v1"}
-            )
-            (declined,) = {str(e.data.conversation_id) for e in more} - {keep, cid}  # topic order is per partition
+            (declined,) = set(await offered_ids(kafka_bootstrap, topic_suffix, 3)) - {
+                keep,
+                cid,
+            }  # topic order is per partition
             first = await client.post(f"/v1/conversations/{declined}/decline", json={"agent_id": "a1"}, headers=AUTH)
             again = await client.post(f"/v1/conversations/{declined}/decline", json={"agent_id": "a1"}, headers=AUTH)
             assert (first.status_code, again.status_code) == (200, 200), again.text
@@ -181,10 +178,7 @@ async def test_transfer_by_an_agent_who_no_longer_holds_it_is_409(
             await wait_ready(client)
             await put_agent(client, "a1", skills={}, languages=["en"], chat=1)
             await pub.publish(message("t1", "hi"))
-            offered = await read_events(
-                kafka_bootstrap, CONV + topic_suffix, count=1, timeout_s=20, types={"omni.conversation.offered.v1"}
-            )
-            cid = str(offered[0].data.conversation_id)
+            (cid,) = await offered_ids(kafka_bootstrap, topic_suffix, 1)
             r = await client.post(f"/v1/conversations/{cid}/accept", json={"agent_id": "a1"}, headers=AUTH)
             assert r.status_code == 200
             move = {"agent_id": "a1", "to_queue": "other"}

@@ -62,6 +62,14 @@ def settings(service_env: dict[str, Any], **extra: Any) -> Settings:
     return Settings(**service_env, router_tick_s=0.1, **extra)
 
 
+async def offered_ids(kafka_bootstrap: str, topic_suffix: str, count: int) -> list[str]:
+    """The conversation ids of the first `count` offers on the conversations topic (topic order)."""
+    offered = await read_events(
+        kafka_bootstrap, CONV + topic_suffix, count=count, timeout_s=20, types={"omni.conversation.offered.v1"}
+    )
+    return [str(e.data.conversation_id) for e in offered]  # type: ignore[attr-defined]
+
+
 async def put_agent(client: Any, agent_id: str, *, skills: dict[str, int], languages: list[str], chat: int) -> None:
     r = await client.put(
         f"/v1/agents/{agent_id}",

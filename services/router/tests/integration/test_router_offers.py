@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from test_router_flow import AUTH, CONV, message, publisher, put_agent, settings
+from test_router_flow import AUTH, CONV, message, offered_ids, publisher, put_agent, settings
 
 from omni_router.app import create_app
 from omni_router.domain.classification import parse_routing_config
@@ -45,10 +45,7 @@ async def test_decline_and_expiry_reroute_and_never_come_back(
             await wait_ready(client)
             await put_agent(client, "first", skills={}, languages=["en"], chat=1)
             await pub.publish(message("t-offer", "hi"))
-            offered = await read_events(
-                kafka_bootstrap, CONV + topic_suffix, count=1, timeout_s=20, types={"omni.conversation.offered.v1"}
-            )
-            cid = str(offered[0].data.conversation_id)
+            (cid,) = await offered_ids(kafka_bootstrap, topic_suffix, 1)
             await put_agent(client, "second", skills={}, languages=["en"], chat=1)
             r = await client.post(f"/v1/conversations/{cid}/decline", json={"agent_id": "first"}, headers=AUTH)
             assert r.status_code == 200, r.text
