@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from uuid import uuid4
 
 import structlog
-from fastapi import FastAPI, Path, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from omni_ingest_chat.adapters.router_client import RouterClient
 from omni_ingest_chat.domain.threads import SESSION_ID_PATTERN, chat_thread_key
 from omni_ingest_chat.domain.webchat import ChatMessageIn
-from omni_ingest_chat.handlers import TWILIO, WEBCHAT, ChatIngest
+from omni_ingest_chat.handlers import BEACON, JSON, TWILIO, WEBCHAT, ChatIngest
 from omni_ingest_chat.settings import Settings
 from omni_service.http import BodyLimits, fast_route, header
 from omni_service.ingest import IngestPipeline
@@ -39,6 +39,19 @@ _COMMON = {
     413: {**_ERROR, "description": "Body over the endpoint's size limit"},
     503: {**_ERROR, "description": "Kafka (or a dependency) unavailable; retry"},
 }
+_NOT_JSON = {**_ERROR, "description": "A body in another media type than JSON (or without Content-Type)"}
+
+
+def _optional_body() -> dict[str, Any]:
+    """The OpenAPI request body of an endpoint that needs none: a JSON object, its members ignored."""
+    content: dict[str, Any] = {
+        JSON: {"schema": {"type": "object"}},
+        BEACON: {
+            "schema": {"type": "string", "description": "A JSON object as text, as navigator.sendBeacon posts it"}
+        },
+    }
+    return {"requestBody": {"required": False, "description": "Optional; no member is read yet", "content": content}}
+
 
 _TWILIO_FORM = {
     "requestBody": {
@@ -184,12 +197,25 @@ def create_app(settings: Settings, *, router: RouterClient | None = None) -> Fas
     async def twilio_sms_get(request: Request) -> Response:
         return await ingest.twilio_sms_get(request)
 
+    async def json_only(request: Request) -> None:
+        await ingest.require_json(request)
+
+    async def optional_json_object(request: Request) -> None:
+        await ingest.optional_json_object(request)
+
     @app.post(
         "/v1/chat/sessions",
         tags=["chat"],
         summary="Start a web chat session",
         status_code=201,
-        responses={503: _COMMON[503]},
+        responses={
+            400: {**_ERROR, "description": "A body that is not a JSON object"},
+            413: _COMMON[413],
+            415: {**_ERROR, "description": "A body in another media type than JSON or text/plain"},
+            503: _COMMON[503],
+        },
+        dependencies=[Depends(optional_json_object)],
+        openapi_extra=_optional_body(),
     )
     async def start_session() -> dict[str, str]:
         session_id = str(uuid4())
@@ -200,14 +226,16 @@ def create_app(settings: Settings, *, router: RouterClient | None = None) -> Fas
         tags=["chat"],
         summary="A visitor's message in a web chat session",
         status_code=202,
-        responses=_COMMON,
+        responses={**_COMMON, 415: _NOT_JSON},
+        dependencies=[Depends(json_only)],
     )
     async def chat_message(session_id: SessionId, body: ChatMessageIn, request: Request) -> dict[str, Any]:
         return await ingest.chat_message(session_id, body, request)
 
     async def fast_chat_message(request: Request) -> Response | None:
         """`chat_message` for a well-formed post, without FastAPI's per-request machinery; anything
-        else (bad session id, not JSON, invalid body) is declined to the route above, which answers."""
+        else (bad session id, not `application/json`, invalid body) is declined to the route above,
+        which answers, so both answer alike."""
         session_id = request.scope["path"][len(CHAT_SESSIONS) : -len("/messages")]
         content_type = (header(request.scope, b"content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/json" or not _SESSION_ID.fullmatch(session_id):
@@ -229,7 +257,11 @@ def create_app(settings: Settings, *, router: RouterClient | None = None) -> Fas
             502: {**_ERROR, "description": "The router refused the request"},
             503: {**_ERROR, "description": "Router unreachable or not caught up yet; retry"},
             400: _COMMON[400],
+            413: _COMMON[413],
+            415: {**_ERROR, "description": "A body in another media type than JSON or text/plain"},
         },
+        dependencies=[Depends(optional_json_object)],
+        openapi_extra=_optional_body(),
     )
     async def close_session(session_id: SessionId) -> JSONResponse:
         return await ingest.close_session(session_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from omni_ingest_chat.domain.normalized import Normalized
 from omni_ingest_chat.domain.threads import chat_thread_key
 from omni_ingest_chat.domain.twilio_signature import is_valid_signature
 from omni_ingest_chat.domain.twilio_sms import is_status_callback, parse_form, parse_inbound_message
-from omni_ingest_chat.domain.webchat import ChatMessageIn, normalize_chat_message
+from omni_ingest_chat.domain.webchat import ChatMessageIn, IgnoredBody, normalize_chat_message
 from omni_service.http import ApiError, error_body, header
 from omni_service.ingest import AcceptResult, Inbound, IngestPipeline, stable_id
 from omni_service.kafka import KafkaUnavailable
@@ -37,6 +38,31 @@ WEBCHAT = "webchat"
 Clock = Callable[[], datetime]
 _MARKED_SESSIONS = 20_000
 
+JSON = "application/json"
+BEACON = "text/plain"
+"""What `navigator.sendBeacon(url, string)` posts: the one way a page being closed can send a body
+cross-origin without a CORS preflight (it cannot set `application/json`)."""
+
+# the CloudEvent's own rule for the W3C trace context header
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def media_type(request: Request) -> str | None:
+    """The request's media type (`type/subtype`, lower case, no parameters); None when not given."""
+    raw = header(request.scope, b"content-type")
+    return (raw.split(";", 1)[0].strip().lower() or None) if raw else None
+
+
+def is_json(media: str | None) -> bool:
+    """`application/json` or a structured `application/*+json` type (the ones FastAPI reads as JSON)."""
+    return media == JSON or (media is not None and media.startswith("application/") and media.endswith("+json"))
+
+
+def _traceparent(request: Request) -> str | None:
+    """The caller's W3C `traceparent`, or None when absent or malformed (ignored, as the spec says)."""
+    value = header(request.scope, b"traceparent")
+    return value if value is not None and _TRACEPARENT.fullmatch(value) else None
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -46,7 +72,7 @@ def _invalid(exc: MalformedInput | ValidationError) -> ApiError:
     if isinstance(exc, MalformedInput):
         return ApiError(400, "invalid_request", str(exc), field=exc.field)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
-    field = ".".join(str(p) for p in first.get("loc", ()))
+    field = ".".join(str(p) for p in first.get("loc", ())) or "<body>"
     return ApiError(400, "invalid_request", f"{field}: {first.get('msg', '')}", field=field)
 
 
@@ -94,9 +120,7 @@ class ChatIngest:
     ) -> AcceptResult:
         inbound = [Inbound(message=i.message, dedupe_key=i.dedupe_key) for i in items]
         try:
-            return await self.pipeline.accept(
-                provider, inbound, started=started, traceparent=header(request.scope, b"traceparent")
-            )
+            return await self.pipeline.accept(provider, inbound, started=started, traceparent=_traceparent(request))
         except KafkaUnavailable:
             self.pipeline.reject(provider, "kafka_unavailable")
             raise
@@ -104,6 +128,45 @@ class ChatIngest:
     def _reject(self, provider: str, reason: str, error: ApiError) -> ApiError:
         self.pipeline.reject(provider, reason)
         return error
+
+    def _unsupported_media_type(self, media: str | None, accepted: Sequence[str]) -> ApiError:
+        given = f"Content-Type {media}" if media else "a body without Content-Type"
+        expected = " or ".join(accepted) + (" (a JSON object as text)" if BEACON in accepted else "")
+        return self._reject(
+            WEBCHAT,
+            "unsupported_media_type",
+            ApiError(
+                415, "unsupported_media_type", f"{given} not supported; expected {expected}", accepted=[*accepted]
+            ),
+        )
+
+    async def require_json(self, request: Request) -> None:
+        """A web chat message is JSON: any other Content-Type, or a body without one, is answered 415.
+
+        A body without Content-Type is not read as JSON (FastAPI's strict content type): a browser
+        sends one cross-site without a CORS preflight. No body and no type: the missing body's 400.
+        """
+        media = media_type(request)
+        if not is_json(media) and (media is not None or await request.body()):
+            self.pipeline.received(WEBCHAT)
+            raise self._unsupported_media_type(media, [JSON])
+
+    async def optional_json_object(self, request: Request) -> None:
+        """The body of an endpoint that needs none: empty (any Content-Type), or a JSON object whose
+        members are ignored, sent as JSON, or as `text/plain` or without a type as sendBeacon posts it.
+        415 for any other media type, 400 for a body that is not a JSON object."""
+        body = await request.body()
+        if not body:
+            return
+        media = media_type(request)
+        if not (is_json(media) or media in (None, BEACON)):
+            self.pipeline.received(WEBCHAT)
+            raise self._unsupported_media_type(media, [JSON, BEACON])
+        try:
+            IgnoredBody.model_validate_json(body)
+        except ValidationError as exc:
+            self.pipeline.received(WEBCHAT)
+            raise self._reject(WEBCHAT, "malformed", _invalid(exc)) from exc
 
     async def twilio_sms(self, request: Request) -> Response:
         """A POSTed webhook: parameters in the form body, signed together with the URL."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -439,3 +440,154 @@ async def test_a_widget_on_an_allowed_origin_may_call_the_chat_api_from_a_browse
         )
     assert plain.status_code == 202
     assert "access-control-allow-origin" not in plain.headers
+
+
+def _without_fast_path(app: FastAPI) -> FastAPI:
+    """The same app with the edge fast path off, so every request is answered by its FastAPI route."""
+    app.state.fast_routes.exact.clear()
+    app.state.fast_routes.templated.clear()
+    return app
+
+
+def _rejected(metrics: str, reason: str) -> float:
+    """`omni_ingest_rejected_total` for web chat and `reason`, from a /metrics page."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("omni_ingest_rejected_total{")
+        and 'provider="webchat"' in line
+        and f'reason="{reason}"' in line
+    )
+
+
+NOT_JSON = {
+    "sendBeacon string": {"content-type": "text/plain;charset=UTF-8"},
+    "form": {"content-type": "application/x-www-form-urlencoded"},
+    "multipart": {"content-type": "multipart/form-data; boundary=x"},
+    "no Content-Type": {},  # not read as JSON: a browser sends it cross-site without a CORS preflight
+}
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "fastapi-route"])
+async def test_a_message_not_sent_as_json_is_415_naming_json_and_yields_no_event(
+    service_env: dict[str, Any], fast_path: bool
+) -> None:
+    app = create_app(_settings(service_env))
+    if not fast_path:
+        _without_fast_path(app)
+    body = json.dumps(chat_body()).encode()
+    async with running_app(app, base_url=BASE) as client:
+        await wait_ready(client)
+        for name, headers in NOT_JSON.items():
+            response = await client.post("/v1/chat/sessions/s-media/messages", content=body, headers=headers)
+            assert response.status_code == 415, (name, response.text)
+            error = response.json()["error"]
+            assert error["code"] == "unsupported_media_type"
+            assert "application/json" in error["message"]
+            assert error["details"]["accepted"] == ["application/json"]
+        empty = await client.post("/v1/chat/sessions/s-media/messages", headers={"content-type": "text/plain"})
+        assert empty.status_code == 415
+        nothing = await client.post("/v1/chat/sessions/s-media/messages")  # no type, no body: the body is missing
+        assert nothing.status_code == 400, nothing.text
+        for content_type in ("application/json; charset=UTF-8", "application/vnd.example+json"):
+            accepted = await client.post(
+                "/v1/chat/sessions/s-media/messages", content=body, headers={"content-type": content_type}
+            )
+            assert accepted.status_code == 202, (content_type, accepted.text)
+        metrics = (await client.get("/metrics")).text
+    assert len(await _messages(service_env, 2, settle_s=1.0)) == 2
+    assert _rejected(metrics, "unsupported_media_type") == len(NOT_JSON) + 1
+
+
+async def test_close_by_sendbeacon_accepts_text_plain_json_and_refuses_other_media_types(
+    service_env: dict[str, Any],
+) -> None:
+    calls: list[tuple[str, str | None]] = []
+    router = _stub_router({"chat:s-left": 202}, calls)
+    url = "/v1/chat/sessions/s-left/close"
+    async with _client(_settings(service_env), router=router) as client:
+        # navigator.sendBeacon(url, JSON.stringify(...)) posts text/plain;charset=UTF-8
+        beacon = await client.post(
+            url, content=b'{"visitor_id": "v-1"}', headers={"content-type": "text/plain;charset=UTF-8"}
+        )
+        assert beacon.status_code == 200, beacon.text
+        assert beacon.json()["abandoned"] is True
+        assert (await client.post(url)).status_code == 200  # sendBeacon(url): no body at all
+        assert (await client.post(url, json={})).status_code == 200
+        assert (await client.post(url, content=b"{}")).status_code == 200  # a Blob without a type
+        assert (
+            await client.post(url, headers={"content-type": "application/x-www-form-urlencoded"})
+        ).status_code == 200
+        for name, content, headers in [
+            ("form", b"visitor_id=v-1", {"content-type": "application/x-www-form-urlencoded"}),
+            ("multipart", b"--x--\r\n", {"content-type": "multipart/form-data; boundary=x"}),
+            ("xml", b"<left/>", {"content-type": "application/xml"}),
+        ]:
+            refused = await client.post(url, content=content, headers=headers)
+            assert refused.status_code == 415, (name, refused.text)
+            error = refused.json()["error"]
+            assert error["code"] == "unsupported_media_type"
+            assert error["details"]["accepted"] == ["application/json", "text/plain"]
+        for content, content_type in [
+            (b"bye", "text/plain"),
+            (b"[]", "application/json"),
+            (b"{nope", "application/json"),
+        ]:
+            malformed = await client.post(url, content=content, headers={"content-type": content_type})
+            assert malformed.status_code == 400, (content, malformed.text)
+            assert malformed.json()["error"]["code"] == "invalid_request"
+    assert len(calls) == 5  # refused and malformed closes never reach the router
+
+
+async def test_start_session_takes_no_body_or_a_json_object(service_env: dict[str, Any]) -> None:
+    url = "/v1/chat/sessions"
+    async with _client(_settings(service_env)) as client:
+        assert (await client.post(url)).status_code == 201
+        assert (await client.post(url, json={})).status_code == 201
+        assert (await client.post(url, headers={"content-type": "text/plain"})).status_code == 201  # no body
+        # `fetch(url, {method: "POST", body: "{}"})` sends text/plain, as sendBeacon does
+        for headers in ({"content-type": "text/plain;charset=UTF-8"}, {}):
+            assert (await client.post(url, content=b"{}", headers=headers)).status_code == 201, headers
+        refused = await client.post(url, content=b"a=b", headers={"content-type": "application/x-www-form-urlencoded"})
+        assert refused.status_code == 415, refused.text
+        assert refused.json()["error"]["details"]["accepted"] == ["application/json", "text/plain"]
+        malformed = await client.post(url, content=b"{nope", headers={"content-type": "application/json"})
+        assert malformed.status_code == 400
+        not_an_object = await client.post(url, content=b"[1]", headers={"content-type": "text/plain"})
+        assert not_an_object.status_code == 400
+
+
+async def test_openapi_declares_the_accepted_media_types_and_415(service_env: dict[str, Any]) -> None:
+    async with _client(_settings(service_env)) as client:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+    messages = paths["/v1/chat/sessions/{session_id}/messages"]["post"]
+    close = paths["/v1/chat/sessions/{session_id}/close"]["post"]
+    start = paths["/v1/chat/sessions"]["post"]
+    for operation in (messages, close, start):
+        assert "415" in operation["responses"]
+    assert set(messages["requestBody"]["content"]) == {"application/json"}
+    assert set(close["requestBody"]["content"]) == {"application/json", "text/plain"}
+    assert set(start["requestBody"]["content"]) == {"application/json", "text/plain"}
+    assert not close["requestBody"].get("required") and not start["requestBody"].get("required")
+    assert "400" in start["responses"]
+
+
+async def test_a_malformed_traceparent_is_ignored_and_a_valid_one_carried(service_env: dict[str, Any]) -> None:
+    valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    async with _client(_settings(service_env)) as client:
+        for n, traceparent in enumerate(["garbage", valid.upper(), valid]):
+            response = await client.post(
+                "/v1/chat/sessions/s-trace/messages",
+                json=chat_body(f"trace {n}"),
+                headers={"traceparent": traceparent},
+            )
+            assert response.status_code == 202, (traceparent, response.text)
+        sms = await _post_sms(client, sms_params(sid="SM" + "7" * 31 + "1", body="trace sms"), traceparent="x")
+        assert sms.status_code == 200, sms.text
+    events = {e.data.text: e for e in await _messages(service_env, 4)}
+    assert {text: e.traceparent for text, e in events.items()} == {
+        "trace 0": None,
+        "trace 1": None,
+        "trace 2": valid,
+        "trace sms": None,
+    }

@@ -42,10 +42,14 @@ def served(infra: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 OPERATIONS = {
     ("POST", "/webhooks/sms/twilio"): {200, 400, 401, 413, 415},
-    ("POST", "/v1/chat/sessions"): {201},
-    ("POST", "/v1/chat/sessions/{session_id}/messages"): {202, 400, 404, 413},
-    ("POST", "/v1/chat/sessions/{session_id}/close"): {400, 404, 503},  # no router runs here
+    ("POST", "/v1/chat/sessions"): {201, 400, 415},
+    ("POST", "/v1/chat/sessions/{session_id}/messages"): {202, 400, 404, 413, 415},
+    ("POST", "/v1/chat/sessions/{session_id}/close"): {400, 404, 415, 503},  # no router runs here
 }
+# the media type of a web chat body: the operation's own (None) or one a browser or client may send
+CHAT_MEDIA_TYPES = st.sampled_from(
+    [None, None, "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "application/xml", ""]
+)
 
 
 def _form(body: Any) -> bytes:
@@ -64,8 +68,8 @@ def test_generated_requests_never_get_a_server_error(
     cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(case=cases, sign=st.integers(0, 4).map(lambda i: i != 4))
-    def check(case: schemathesis.Case, sign: bool) -> None:
+    @given(case=cases, sign=st.integers(0, 4).map(lambda i: i != 4), media=CHAT_MEDIA_TYPES)
+    def check(case: schemathesis.Case, sign: bool, media: str | None) -> None:
         headers = {k.lower(): str(v) for k, v in (case.headers or {}).items() if str(v).isascii() and k.isascii()}
         url = base + case.formatted_path
         if path == "/webhooks/sms/twilio":
@@ -77,8 +81,13 @@ def test_generated_requests_never_get_a_server_error(
                 except ValueError:
                     pass
         else:
-            raw = b"" if case.body is None else json.dumps(case.body, default=str).encode()
-            headers["content-type"] = "application/json"
+            text = case.body if isinstance(case.body, str) and (case.media_type or "").startswith("text/") else None
+            if text is None:
+                text = "" if case.body is None else json.dumps(case.body, default=str)
+            raw = text.encode("utf-8", "surrogatepass")  # a lone surrogate: invalid UTF-8, as a hostile client sends
+            media = media if media is not None else case.media_type or "application/json"
+            if media:
+                headers["content-type"] = media
         response = httpx.post(url, content=raw, headers=headers, params=case.query or None, timeout=30)
         assert response.status_code in allowed, (response.status_code, response.text)
         assert isinstance(response.json() if response.status_code != 200 else {}, dict)

@@ -63,6 +63,12 @@ class ChatMessageIn(BaseModel):
         return value
 
 
+class IgnoredBody(BaseModel):
+    """The optional body of starting and closing a session: a JSON object, none of its members read yet."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
 def dedupe_key(session_id: str, client_message_id: str | None) -> str | None:
     """Client message ids are unique within a session, so the key is scoped to it."""
     return f"{session_id}:{client_message_id}" if client_message_id else None
