@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -294,6 +296,7 @@ def create_http_app(
             403: "forbidden",
             404: "not_found",
             405: "method_not_allowed",
+            400: "invalid_request",
             409: "conflict",
             413: "payload_too_large",
             415: "unsupported_media_type",
@@ -333,6 +336,7 @@ def create_http_app(
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.openapi = functools.partial(_openapi_with_400s, app, app.openapi)  # type: ignore[method-assign]
     app.state.body_limits = BodyLimits(default=max_body_bytes)
     app.state.fast_routes = FastRoutes()
     app.add_middleware(
@@ -343,6 +347,48 @@ def create_http_app(
         exception_handlers=app.exception_handlers,
     )
     return app
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable machine code, e.g. invalid_request"},
+                "message": {"type": "string", "description": "what is wrong, for a human"},
+                "details": {"type": "object", "description": "e.g. the field, or `problems`: [{field, message}]"},
+            },
+        }
+    },
+}
+
+
+def _openapi_with_400s(app: FastAPI, generate: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """FastAPI's document, with the 400 this service answers for an invalid request in place of
+    FastAPI's default 422 (which it never answers), described by the JSON error body."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    document = generate()
+    invalid = {
+        "description": "Invalid request: the JSON error body names each problem (`details.problems`)",
+        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+    }
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if responses and responses.pop("422", None) is not None:
+                responses.setdefault("400", invalid)
+    schemas = document.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" in schemas and '"#/components/schemas/HTTPValidationError"' not in json.dumps(
+        document["paths"]
+    ):
+        schemas.pop("HTTPValidationError")
+        schemas.pop("ValidationError", None)
+    app.openapi_schema = document
+    return document
 
 
 def fast_route(app: FastAPI, method: str, path: str, endpoint: Endpoint) -> None:
