@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -53,12 +53,21 @@ def test_client_message_id_is_the_dedupe_key_within_the_session() -> None:
         ({"text": "hi", "visitor": {"id": "v", "email": "nope"}}, "email"),
         ({"text": "hi", "visitor": {"id": "v"}, "client_message_id": "has space"}, "client_message_id"),
         ({"text": "hi", "visitor": {"id": "v"}, "sent_at": "2026-11-20T10:00:00"}, "sent_at"),
+        ({"text": "hi", "visitor": {"id": "v"}, "sent_at": "0001-01-01T00:00:00+14:00"}, "sent_at"),
+        ({"text": "hi", "visitor": {"id": "v"}, "sent_at": "9999-12-31T23:59:59-14:00"}, "sent_at"),
     ],
 )
 def test_invalid_chat_bodies_name_the_field(payload: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as info:
         ChatMessageIn.model_validate(payload)
     assert field in {str(p) for e in info.value.errors() for p in e["loc"]}
+
+
+def test_sent_at_is_carried_in_utc() -> None:
+    body = ChatMessageIn.model_validate({"text": "hi", "visitor": {"id": "v"}, "sent_at": "2026-11-20T10:00:00+09:00"})
+    message = normalize_chat_message("s-1", body, message_id=uuid4(), received_at=NOW).message
+    assert message.sent_at is not None and message.sent_at.utcoffset() == timedelta(0)
+    assert message.sent_at.isoformat() == "2026-11-20T01:00:00+00:00"
 
 
 @pytest.mark.parametrize(

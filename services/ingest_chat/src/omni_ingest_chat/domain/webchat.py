@@ -7,7 +7,7 @@ the message; a retry carrying the same one yields no second event.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -54,6 +54,17 @@ class ChatMessageIn(BaseModel):
         default=None, pattern=_ID_PATTERN, description="The widget's id for this message; retries reuse it."
     )
     sent_at: AwareDatetime | None = Field(default=None, description="When the visitor sent it (widget clock).")
+
+    @field_validator("sent_at")
+    @classmethod
+    def _sent_at_in_utc(cls, value: datetime | None) -> datetime | None:
+        # in UTC, as every time on the bus; a widget clock near year 1 or 9999 has no UTC instant
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must be an instant between years 1 and 9999 in UTC") from None
 
     @field_validator("text")
     @classmethod
