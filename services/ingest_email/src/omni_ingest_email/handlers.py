@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+# past these counts a small mail is parsed off the event loop too (a real mail has a few of each)
+_MAX_PARTS_ON_LOOP = 64
+_MAX_ENCODED_WORDS_ON_LOOP = 512
+_STRUCTURE = re.compile(rb"(?i)boundary=|message/")
 
 
 def utcnow() -> datetime:
@@ -50,6 +55,17 @@ class Accepted:
 
 class TokenReused(Exception):
     """A Mailgun token seen before with another mail: a replay."""
+
+
+def heavy_to_parse(raw: bytes, *, size_limit: int) -> bool:
+    """Whether parsing `raw` may hold the event loop: a body over `size_limit`, or a smaller one with
+    many MIME parts or encoded words (the standard library parser's cost grows with nesting and
+    encoded words, so a hostile mail of a few kilobytes can take seconds to parse)."""
+    return (
+        len(raw) > size_limit
+        or raw.count(b"=?") > _MAX_ENCODED_WORDS_ON_LOOP
+        or len(_STRUCTURE.findall(raw)) > _MAX_PARTS_ON_LOOP
+    )
 
 
 class EmailIngest:
@@ -81,9 +97,12 @@ class EmailIngest:
     def reject(self, provider: Provider, reason: str) -> None:
         self.pipeline.reject(provider.value, reason)
 
-    async def parse(self, body_size: int, parse: Callable[[], T]) -> T:
-        """Run a parse function, off the event loop for big bodies."""
-        if body_size > self.parse_in_thread_bytes:
+    def heavy(self, raw: bytes) -> bool:
+        return heavy_to_parse(raw, size_limit=self.parse_in_thread_bytes)
+
+    async def parse(self, heavy: bool, parse: Callable[[], T]) -> T:
+        """Run a parse function; a `heavy` one off the event loop, so other deliveries go on meanwhile."""
+        if heavy:
             return await asyncio.to_thread(parse)
         return parse()
 

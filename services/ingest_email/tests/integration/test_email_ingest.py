@@ -333,3 +333,43 @@ async def test_mailgun_store_notify_publishes_the_stored_attachments(email_setti
         48213,
     )
     assert attachment.url == "https://storage.us.mailgun.net/v3/domains/mg.example.com/messages/AgEFX/attachments/0"
+
+
+async def test_hostile_but_real_smtp_mails_are_queued_instead_of_refused_with_451(
+    email_settings: EmailSettings,
+) -> None:
+    # before: each raised inside the parser, so the sending MTA got 451 on every retry until it bounced the mail
+    undecodable = (
+        b"From: a@example.org\r\nTo: support@example.com\r\nMessage-ID: <cs-undefined@example.org>\r\n"
+        b"Subject: =?undefined?q?Caf=C3=A9?=\r\nContent-Type: text/plain; charset=undefined\r\n\r\nCaf\xc3\xa9\r\n"
+    )
+    deep = (
+        b"From: a@example.org\r\nTo: support@example.com\r\nMessage-ID: <deep@example.org>\r\nSubject: nested\r\n"
+        + b"Content-Type: message/rfc822\r\n\r\n" * 1500
+        + b"inner\r\n"
+    )
+    latin1_envelope = b"From: a@example.org\r\nMessage-ID: <env8@example.org>\r\nSubject: hi\r\n\r\nhello\r\n"
+
+    def send(port: int, raw: bytes, *, mail_from: str, rcpt: str) -> dict[str, Any]:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.command_encoding = "latin-1"  # an old relay writing Latin-1 addresses as raw 8-bit bytes
+            return client.sendmail(mail_from, [rcpt], raw)
+
+    app = create_app(email_settings)
+    async with running_app(app) as client:
+        await wait_ready(client)
+        port = app.state.smtp.port
+        for raw, mail_from, rcpt in (
+            (undecodable, "a@example.org", "support@example.com"),
+            (deep, "a@example.org", "support@example.com"),
+            (latin1_envelope, "j\xe9r\xf4me@example.fr", "ventes-\xe9quipe@example.com"),
+        ):
+            assert await asyncio.to_thread(send, port, raw, mail_from=mail_from, rcpt=rcpt) == {}
+    events = await _events(email_settings, 3, settle_s=1.0)
+    by_id = {e.data.provider_message_id: e.data for e in events}
+    assert len(by_id) == 3
+    assert (by_id["cs-undefined@example.org"].subject, by_id["cs-undefined@example.org"].text) == ("Café", "Café")
+    assert (by_id["deep@example.org"].subject, by_id["deep@example.org"].text) == ("nested", "")
+    latin1 = by_id["env8@example.org"]
+    assert latin1.customer.address == "a@example.org"
+    assert latin1.email is not None and len(latin1.email.envelope_to) == 1

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import uuid4
 
 import email_samples as samples
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omni_ingest_email.domain import parse_rfc5322
+from omni_ingest_email.domain import ParsedEmail, parse_rfc5322, to_message
 from omni_ingest_email.domain.charsets import decode_bytes
 from omni_ingest_email.domain.mime import message_ids
+from omni_ingest_email.handlers import heavy_to_parse
+from omni_schemas import Provider, new_event, to_record
 
 
 def test_plain_english_reply_strips_quote_and_signature_but_keeps_full_body() -> None:
@@ -274,3 +277,184 @@ def test_bracketed_japanese_auto_reply_subjects_are_flagged(subject: str) -> Non
 def test_a_subject_that_only_mentions_an_auto_reply_is_a_person() -> None:
     raw = "From: a@example.jp\r\nSubject: Re: 自動応答の設定について\r\nMessage-ID: <p@x>\r\n\r\n質問です\r\n".encode()
     assert parse_rfc5322(raw).auto_reply_reason is None
+
+
+def _published(mail: ParsedEmail) -> bytes:
+    """The Kafka record value of the mail's event: where an unusable string would fail to validate or encode."""
+    message = to_message(
+        mail, provider=Provider.SMTP, thread_key="email:x", message_id=uuid4(), received_at=datetime.now(UTC)
+    )
+    return to_record(new_event("omni.message.received.v1", message, source="test")).value
+
+
+def _alternative(plain: bytes) -> bytes:
+    return (
+        b"From: a@example.org\r\nMessage-ID: <blank-plain@x>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n'
+        b"--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + plain + b"\r\n"
+        b"--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>My order <b>42</b> never arrived.</p>\r\n"
+        b"--alt--\r\n"
+    )
+
+
+@pytest.mark.parametrize("plain", [b"", b"\r\n\r\n", b" \t\r\n  \r\n\xc2\xa0"], ids=["empty", "blank-lines", "spaces"])
+def test_blank_plain_alternative_falls_back_to_the_html(plain: bytes) -> None:
+    mail = parse_rfc5322(_alternative(plain))
+    assert mail.text == mail.full_text == "My order 42 never arrived."
+    assert mail.attachments == ()
+
+
+def test_blank_plain_alternative_beside_attachments_reads_the_html_and_keeps_the_files() -> None:
+    raw = samples.ALTERNATIVE_WITH_ATTACHMENTS.replace(
+        b"Please send a quote for the attached list.=20\r\nThanks, Carol\r\n", b"=20\r\n"
+    )
+    mail = parse_rfc5322(raw)
+    assert mail.text == "Please send a quote for the attached list.\n\nThanks, Carol"
+    assert [a.filename for a in mail.attachments] == ["list.pdf", "見積書.pdf", "請求書.xlsx"]
+
+
+@pytest.mark.parametrize(
+    ("data", "charset"),
+    [
+        (b"Caf\xc3\xa9", "undefined"),  # a codec that refuses everything with UnicodeError
+        (b"a.b", "punycode"),  # UnicodeError on input that is not punycode
+        (b"Caf\xc3\xa9", "utf-8\x00"),  # the codec lookup raises ValueError
+        (b"Caf\xc3\xa9", "\udce9"),  # an 8-bit charset label the parser kept as a surrogate escape
+        (b"+2D8-", "utf-7"),  # decodes to a lone surrogate
+        (b"\\ud800", "unicode_escape"),  # decodes to a lone surrogate
+    ],
+)
+def test_charset_labels_that_cannot_decode_fall_back_to_text_safe_for_json(data: bytes, charset: str) -> None:
+    text = decode_bytes(data, charset)
+    assert text == data.decode("utf-8")
+    text.encode("utf-8")
+
+
+def test_mail_in_unusable_charsets_is_published_not_refused() -> None:
+    # before: each of these raised inside the parser, so SMTP answered 451 on every retry and webhooks 500
+    raw = (
+        b"From: =?undefined?q?Zo=C3=AB?= <z@example.org>\r\nMessage-ID: <cs@x>\r\n"
+        b"Subject: =?utf-7?q?+2D8-?= =?punycode?q?a.b?=\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b'--b\r\nContent-Type: text/plain; charset="utf-8\x00"\r\n\r\nCaf\xc3\xa9\r\n'
+        b"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment;"
+        b' filename="=?undefined?q?offer.pdf?="\r\n\r\n%PDF\r\n--b--\r\n'
+    )
+    mail = parse_rfc5322(raw)
+    assert (mail.from_name, mail.subject, mail.text) == ("Zoë", "+2D8-a.b", "Café")
+    assert [a.filename for a in mail.attachments] == ["offer.pdf"]
+    assert _published(mail)
+
+
+@pytest.mark.parametrize(
+    "nesting",
+    [
+        b"Content-Type: message/rfc822\r\n\r\n" * 1500,
+        b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(1100)),
+    ],
+    ids=["message/rfc822", "multipart"],
+)
+def test_mime_nested_deeper_than_the_parser_recurses_keeps_the_mail_and_its_headers(nesting: bytes) -> None:
+    # before: RecursionError (in the parser, then again in the lenient retry) refused the mail with 451
+    raw = b"From: a@example.org\r\nMessage-ID: <deep@x>\r\nSubject: nested\r\n" + nesting + b"\r\ninner\r\n"
+    mail = parse_rfc5322(raw)
+    assert (mail.from_address, mail.message_id, mail.subject, mail.text) == ("a@example.org", "deep@x", "nested", "")
+    assert _published(mail)
+
+
+def test_8bit_smtp_envelope_addresses_do_not_break_the_event() -> None:
+    # aiosmtpd hands over raw 8-bit MAIL FROM / RCPT TO bytes as surrogate escapes (old relays send Latin-1)
+    raw = b"Subject: hi\r\nMessage-ID: <env8@x>\r\n\r\nhello\r\n"
+    mail = parse_rfc5322(
+        raw, envelope_from="j\udce9r\udcf4me@example.fr", envelope_to=["ventes-\udce9quipe@example.com"]
+    )
+    assert mail.envelope_from is not None and mail.envelope_from.endswith("@example.fr")
+    assert len(mail.envelope_to) == 1 and mail.envelope_to[0].endswith("@example.com")
+    assert _published(mail)
+
+
+def test_a_literal_backslash_u_surrogate_beside_an_encoded_word_stays_text() -> None:
+    # decode_header's raw-unicode-escape is undone for "\\uXXXX"; literal "\\udead" must not become a lone surrogate
+    raw = (
+        b"From: =?UTF-8?B?5bGx55Sw?= \\udead <y@example.jp>\r\nMessage-ID: <bs2@x>\r\n"
+        b"Subject: =?UTF-8?B?5YWx5pyJ?= \\\\fs01\\udead\\ud83d\r\n\r\nbody\r\n"
+    )
+    mail = parse_rfc5322(raw)
+    assert mail.subject == "共有 \\\\fs01\\udead\\ud83d"
+    assert mail.from_name == "山田 \\udead"
+    assert _published(mail)
+
+
+# Two malformations together: an RFC 2231 file name in a broken charset sends the parse to the lenient
+# compat32 policy, whose parameter lookups raise TypeError sorting RFC 2231 "name*" beside "name*0*"
+_UNSORTABLE = b"; name*=x; name*0*=utf-8''y"
+_BROKEN_ATTACHMENT = (
+    b"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename*=utf-16''%FF%FEa\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+)
+
+
+def test_unsortable_rfc_2231_parameters_on_a_text_part_keep_the_body() -> None:
+    raw = (
+        b"From: a@example.org\r\nMessage-ID: <u2231a@x>\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain; charset=utf-8; format=flowed"
+        + _UNSORTABLE
+        + b"\r\n\r\nCaf\xc3\xa9 ok\r\n"
+        + _BROKEN_ATTACHMENT
+        + b"--b--\r\n"
+    )
+    mail = parse_rfc5322(raw)
+    assert (mail.subject, mail.text) == ("hi", "Caf\xe9 ok")
+    assert [(a.content_type, a.size_bytes) for a in mail.attachments] == [("application/pdf", 9)]
+    assert _published(mail)
+
+
+@pytest.mark.parametrize(
+    ("ctype", "nested"),
+    [
+        (b"multipart/mixed", b'multipart/alternative; boundary="c"' + _UNSORTABLE),
+        (b"multipart/report; report-type=delivery-status" + _UNSORTABLE, b"text/plain"),
+    ],
+    ids=["nested-multipart", "report"],
+)
+def test_unsortable_rfc_2231_parameters_on_a_multipart_keep_the_mail_and_its_headers(
+    ctype: bytes, nested: bytes
+) -> None:
+    # the parser itself raises looking up the boundary: the headers still go in
+    raw = (
+        b"From: a@example.org\r\nMessage-ID: <u2231b@x>\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: " + ctype + b'; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: "
+        + nested
+        + b"\r\n\r\n--c\r\nContent-Type: text/plain\r\n\r\nhello\r\n--c--\r\n"
+        + _BROKEN_ATTACHMENT
+        + b"--b--\r\n"
+    )
+    mail = parse_rfc5322(raw)
+    assert (mail.from_address, mail.message_id, mail.subject) == ("a@example.org", "u2231b@x", "hi")
+    assert mail.auto_reply == ctype.startswith(b"multipart/report")
+    assert _published(mail)
+
+
+@pytest.mark.parametrize(
+    ("raw", "heavy"),
+    [
+        (b"From: a@example.org\r\nSubject: hi\r\n\r\n" + b"plain text\r\n" * 100, False),
+        (
+            b'From: a@example.org\r\nContent-Type: multipart/mixed; boundary="m"\r\n\r\n--m\r\n'
+            b'Content-Type: multipart/alternative; boundary="a"\r\n\r\n--a\r\nContent-Type: text/plain\r\n\r\nhi\r\n'
+            b"--a\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n--a--\r\n--m\r\nContent-Type: message/rfc822\r\n\r\n"
+            b"Subject: =?UTF-8?B?5YWx5pyJ?=\r\n\r\nforwarded\r\n--m--\r\n",
+            False,
+        ),
+        (b"From: a@example.org\r\n\r\n" + b"x" * 300_000, True),  # over the size limit
+        (b"From: a@example.org\r\n" + b"Content-Type: message/rfc822\r\n\r\n" * 1500 + b"inner\r\n", True),
+        (b"From: a@example.org\r\nSubject: " + b"=?UTF-8?Q?a?= " * 2000 + b"\r\n\r\nhi\r\n", True),
+    ],
+    ids=["plain", "real-multipart", "big", "nested", "encoded-words"],
+)
+def test_a_mail_that_may_take_long_to_parse_is_parsed_off_the_event_loop(raw: bytes, heavy: bool) -> None:
+    # a few kilobytes nested 1,500 deep cost the parser over a second of CPU: on the loop, every other
+    # SMTP session and webhook would wait for it
+    assert heavy_to_parse(raw, size_limit=256 * 1024) is heavy

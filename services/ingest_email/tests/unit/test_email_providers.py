@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import urllib.parse
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -13,11 +15,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omni_ingest_email.domain import MalformedEmail, choose_thread_key, dedupe_key, parse_rfc5322, to_message
+from omni_ingest_email.domain import (
+    MalformedEmail,
+    ParsedEmail,
+    choose_thread_key,
+    dedupe_key,
+    parse_rfc5322,
+    to_message,
+)
 from omni_ingest_email.domain.forms import parse_form
 from omni_ingest_email.domain.mailgun import parse_mailgun, signature_problem
 from omni_ingest_email.domain.sendgrid import basic_auth_ok, parse_sendgrid
-from omni_schemas import Provider
+from omni_schemas import Provider, new_event, to_record
 
 
 def test_sendgrid_parsed_mode_decodes_fields_in_their_posted_charsets() -> None:
@@ -244,3 +253,130 @@ def test_sendgrid_parsed_iso_2022_jp_text_with_nec_characters() -> None:
     }
     mail = parse_sendgrid(parse_form(*samples.multipart(fields)))
     assert (mail.subject, mail.text) == ("①の件について", "①の件、㈱サンプルの髙橋です。")
+
+
+def _published(provider: Provider, mail: ParsedEmail) -> bytes:
+    """The Kafka record value of the mail's event: where an unusable string would fail to validate or encode."""
+    message = to_message(
+        mail, provider=provider, thread_key="email:x", message_id=uuid4(), received_at=datetime.now(UTC)
+    )
+    return to_record(new_event("omni.message.received.v1", message, source="test")).value
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The upload log shows --xYzZY right where it stopped.",
+        "Quoting the raw post: --xYzZY--\nplease check it.",
+        "Our label reads\n--xYzZY-2024-05 on the parcel.",
+    ],
+    ids=["mid-line", "mid-line-close", "line-start-with-more"],
+)
+def test_boundary_text_inside_a_field_value_is_not_a_delimiter(text: str, newline: bytes) -> None:
+    # before: the body was split wherever "--" + boundary appeared, so these posts were refused as malformed
+    ctype, body = samples.multipart({"from": "a@example.org", "text": text, "subject": "Upload"})
+    form = parse_form(ctype, body.replace(b"\r\n", newline))
+    assert form.fields == {"from": b"a@example.org", "text": text.encode(), "subject": b"Upload"}
+    assert parse_sendgrid(form).subject == "Upload"
+
+
+def test_delimiter_lines_may_carry_transport_padding_and_a_preamble_and_epilogue_are_ignored() -> None:
+    ctype, body = samples.multipart({"from": "a@example.org", "text": "hi"})
+    padded = body.replace(b"--xYzZY\r\n", b"--xYzZY \t\r\n").replace(b"--xYzZY--\r\n", b"--xYzZY--  \r\n")
+    form = parse_form(ctype, b"This is a multi-part message.\r\n" + padded + b"epilogue --xYzZY\r\n")
+    assert form.fields == {"from": b"a@example.org", "text": b"hi"}
+
+
+def test_multipart_without_a_close_delimiter_line_is_malformed() -> None:
+    ctype, body = samples.multipart({"from": "a@example.org", "text": "hi"})
+    with pytest.raises(MalformedEmail):
+        parse_form(ctype, body.replace(b"\r\n--xYzZY--", b"\r\nthe end: --xYzZY--"))
+
+
+_DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("field", ["envelope", "charsets", "attachment-info"])
+def test_sendgrid_json_nested_too_deeply_is_malformed_not_a_crash(field: str) -> None:
+    # before: RecursionError escaped json.loads (not a ValueError) and the post got a 500
+    with pytest.raises(MalformedEmail) as err:
+        parse_sendgrid(parse_form(*samples.multipart({"from": "a@example.org", "text": "hi", field: _DEEP_JSON})))
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize("field", ["message-headers", "attachments"])
+def test_mailgun_json_nested_too_deeply_is_malformed_not_a_crash(field: str) -> None:
+    body = urllib.parse.urlencode({**samples.MAILGUN_FIELDS, field: _DEEP_JSON}).encode()
+    with pytest.raises(MalformedEmail) as err:
+        parse_mailgun(parse_form("application/x-www-form-urlencoded", body))
+    assert err.value.field == field
+
+
+def test_sendgrid_charsets_naming_unusable_codecs_fall_back_instead_of_crashing() -> None:
+    # "undefined" is a codec that refuses everything (UnicodeError), "\ud800" and a NUL fail the codec lookup
+    charsets = {"from": "undefined", "text": "utf-8\u0000", "subject": "\ud800", "html": "punycode"}
+    fields = {"from": "Zoë <z@example.org>", "text": "Grüße", "subject": "Frage", "charsets": json.dumps(charsets)}
+    mail = parse_sendgrid(parse_form(*samples.multipart(fields)))
+    assert (mail.from_name, mail.text, mail.subject) == ("Zoë", "Grüße", "Frage")
+    assert _published(Provider.SENDGRID, mail)
+
+
+def test_lone_surrogates_escaped_in_provider_json_do_not_break_the_event() -> None:
+    # JSON may escape a lone surrogate ("\ud800"); such strings cannot be encoded into the event
+    info = {"attachment1": {"filename": "offer\ud800.pdf", "type": "application/pdf"}}
+    fields = {
+        "from": "a@example.org",
+        "text": "see attached",
+        "envelope": json.dumps({"to": ["support\udce9@parse.example.com"], "from": "b\ud800@example.org"}),
+        "attachment-info": json.dumps(info),
+    }
+    ctype, body = samples.multipart(fields, [("attachment1", "", "application/pdf", b"%PDF")])
+    sendgrid = parse_sendgrid(parse_form(ctype, body))
+    assert [a.content_type for a in sendgrid.attachments] == ["application/pdf"]
+    assert _published(Provider.SENDGRID, sendgrid)
+    stored = [{"url": "https://x.example/\ud800", "content-type": "image/\ud800", "name": "\ud800.png", "size": 1}]
+    mg_body = urllib.parse.urlencode({**samples.MAILGUN_FIELDS, "attachments": json.dumps(stored)}).encode()
+    mailgun = parse_mailgun(parse_form("application/x-www-form-urlencoded", mg_body))
+    assert [a.size_bytes for a in mailgun.attachments] == [1]
+    assert _published(Provider.MAILGUN, mailgun)
+    # in message-headers, the stdlib's own header lookup (Content-Type) raised on the surrogate
+    pairs = [
+        ["From", "\ud800 <a@example.org>"],
+        ["Subject", "Re: \ud800"],
+        ["Content-Type", "text/plain; charset=\ud800"],
+    ]
+    fields = {"recipient": "support@mg.example.com", "body-plain": "Thanks!", "message-headers": json.dumps(pairs)}
+    listed = parse_mailgun(parse_form("application/x-www-form-urlencoded", urllib.parse.urlencode(fields).encode()))
+    assert (listed.from_address, listed.text) == ("a@example.org", "Thanks!")
+    assert _published(Provider.MAILGUN, listed)
+
+
+def test_form_file_named_in_an_rfc_2231_charset_that_cannot_decode_keeps_its_name() -> None:
+    body = (
+        b'--xYzZY\r\nContent-Disposition: form-data; name="from"\r\n\r\na@example.org\r\n'
+        b"--xYzZY\r\nContent-Disposition: form-data; name=\"attachment1\"; filename*=undefined''offer.pdf\r\n"
+        b"Content-Type: application/pdf\r\n\r\n%PDF\r\n--xYzZY--\r\n"
+    )
+    form = parse_form("multipart/form-data; boundary=xYzZY", body)
+    assert [(f.name, f.filename, f.content_type, f.data) for f in form.files] == [
+        ("attachment1", "offer.pdf", "application/pdf", b"%PDF")
+    ]
+
+
+_UNSORTABLE = "; name*=x; name*0*=utf-8''y"  # the stdlib raises TypeError sorting these RFC 2231 continuations
+
+
+def test_unsortable_rfc_2231_parameters_in_a_form_are_malformed_or_ignored_not_a_crash() -> None:
+    ctype, body = samples.multipart({"from": "a@example.org", "text": "hi"})
+    with pytest.raises(MalformedEmail) as err:
+        parse_form(ctype + _UNSORTABLE, body)
+    assert err.value.field == "content-type"
+    broken_name = body.replace(b'name="text"', b'name="text"' + _UNSORTABLE.encode())
+    with pytest.raises(MalformedEmail) as err:
+        parse_form(ctype, broken_name)
+    assert err.value.field == "body"
+    broken_type = body.replace(
+        b'name="text"\r\n', b'name="text"\r\nContent-Type: text/plain' + _UNSORTABLE.encode() + b"\r\n"
+    )
+    assert parse_form(ctype, broken_type).fields == {"from": b"a@example.org", "text": b"hi"}

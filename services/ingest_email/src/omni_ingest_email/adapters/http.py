@@ -85,9 +85,13 @@ def build_router(*, ingest: EmailIngest, settings: EmailSettings) -> APIRouter:
     router = APIRouter(tags=["email"])
 
     async def read_form(request: Request, provider: Provider) -> FormData | JSONResponse:
+        """The posted form; `request.state.heavy` says whether its mail is parsed off the event loop."""
         body = await request.body()
+        request.state.heavy = ingest.heavy(body)
         try:
-            return await ingest.parse(len(body), lambda: parse_form(request.headers.get("content-type", ""), body))
+            return await ingest.parse(
+                request.state.heavy, lambda: parse_form(request.headers.get("content-type", ""), body)
+            )
         except MalformedEmail as exc:
             ingest.reject(provider, "malformed")
             return _error(400, "invalid_request", str(exc))
@@ -117,7 +121,7 @@ def build_router(*, ingest: EmailIngest, settings: EmailSettings) -> APIRouter:
         if isinstance(form, JSONResponse):
             return form
         try:
-            mail = await ingest.parse(form.size, lambda: parse_sendgrid(form))
+            mail = await ingest.parse(request.state.heavy, lambda: parse_sendgrid(form))
             accepted = await ingest.accept(mail, provider=Provider.SENDGRID, started=started)
         except MalformedEmail as exc:
             ingest.reject(Provider.SENDGRID, "malformed")
@@ -148,7 +152,7 @@ def build_router(*, ingest: EmailIngest, settings: EmailSettings) -> APIRouter:
             return _error(401, "unauthorized", f"mailgun signature rejected: {problem}")
         assert token is not None
         try:
-            mail = await ingest.parse(form.size, lambda: parse_mailgun(form))
+            mail = await ingest.parse(request.state.heavy, lambda: parse_mailgun(form))
         except MalformedEmail as exc:
             ingest.reject(Provider.MAILGUN, "malformed")
             return _error(400, "invalid_request", str(exc))

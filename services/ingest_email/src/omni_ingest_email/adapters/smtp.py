@@ -45,7 +45,8 @@ class MailHandler:
         mail_from = envelope.mail_from if envelope.mail_from is not None else None
         try:
             mail = await self.ingest.parse(
-                len(raw), lambda: parse_rfc5322(raw, envelope_from=mail_from, envelope_to=list(envelope.rcpt_tos))
+                self.ingest.heavy(raw),
+                lambda: parse_rfc5322(raw, envelope_from=mail_from, envelope_to=list(envelope.rcpt_tos)),
             )
             accepted = await self.ingest.accept(mail, provider=Provider.SMTP, started=started)
         except MalformedEmail as exc:

@@ -165,12 +165,16 @@ def _codec_name(charset: str | None) -> str | None:
     name = _ALIASES.get(name, name)
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL or a surrogate escape in the label
         return None
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Decode with the declared charset (or its usual superset); fall back to UTF-8, then CP932, then replace."""
+    """Decode with the declared charset (or its usual superset); fall back to UTF-8, then CP932, then replace.
+
+    The text is always safe for JSON: a codec that fails (some raise a bare UnicodeError: "undefined",
+    "punycode") or yields lone surrogates ("utf-7", "unicode_escape" on hostile input) is skipped.
+    """
     codec = _codec_name(charset)
     candidates: list[str] = list(_SUPERSETS.get(codec, (codec,))) if codec else []
     seven_bit_jis = (b"\x1b$B" in data or b"\x1b$@" in data or b"\x1b(I" in data) and data.isascii()
@@ -179,10 +183,20 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     candidates.extend(["utf-8", "cp932"])
     for candidate in candidates:
         try:
-            return _decode(data, candidate)
-        except (UnicodeDecodeError, LookupError):
+            text = _decode(data, candidate)
+        except (UnicodeError, LookupError):
             continue
+        if text.isascii() or _encodable(text):
+            return text
     return data.decode("utf-8", errors="replace")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def clean_text(value: str) -> str:

@@ -6,13 +6,15 @@ field values stay bytes here and are decoded by the provider module that knows t
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 from email.message import Message
+from itertools import pairwise
 
 from omni_ingest_email.domain.charsets import clean_text, decode_bytes
 from omni_ingest_email.domain.message import MalformedEmail
-from omni_ingest_email.domain.mime import parse_header_block
+from omni_ingest_email.domain.mime import header_param, parse_header_block
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,23 +61,47 @@ def parse_form(content_type: str, body: bytes) -> FormData:
         return form
     if kind != "multipart/form-data":
         raise MalformedEmail("content-type", "expected multipart/form-data or application/x-www-form-urlencoded")
-    boundary = ctype.get_param("boundary")
-    if not isinstance(boundary, str) or not boundary:
+    boundary = header_param(ctype, "boundary")
+    if not boundary:
         raise MalformedEmail("content-type", "multipart/form-data without a boundary")
     return _multipart(body, boundary.encode("latin-1", "replace"))
 
 
+def _file_name(headers: Message) -> str | None:
+    """A part's file name, or None for a plain field."""
+    try:
+        return headers.get_filename()
+    except UnicodeError:
+        # the stdlib decodes an RFC 2231 name in its declared charset and catches only LookupError; a
+        # codec that refuses everything ("undefined") raises, so such a name goes through decode_bytes
+        raw = headers.get_param("filename", header="content-disposition") or headers.get_param("name")
+        if isinstance(raw, tuple):
+            return decode_bytes(raw[2].encode("raw-unicode-escape"), raw[0])
+        return ""
+    except TypeError:  # unsortable RFC 2231 parameters in Content-Type (see header_param): not a file name
+        return None
+
+
+def _delimiter_lines(body: bytes, boundary: bytes) -> list[re.Match[bytes]]:
+    """The delimiter lines up to the close delimiter (RFC 2046 5.1.1): "--" + boundary at the start of
+    a line, then optional whitespace and the line end ("--" first for the close delimiter); LF-only
+    line ends are accepted too. Raises MalformedEmail without a close delimiter."""
+    lines: list[re.Match[bytes]] = []
+    for match in re.finditer(rb"--" + re.escape(boundary) + rb"(--)?[ \t]*\r?$", body, re.MULTILINE):
+        if match.start() and body[match.start() - 1] != 0x0A:  # "--boundary" inside a line is content
+            continue
+        lines.append(match)
+        if match.group(1):
+            return lines
+    raise MalformedEmail("body", "multipart body without its closing boundary")
+
+
 def _multipart(body: bytes, boundary: bytes) -> FormData:
-    delimiter = b"--" + boundary
-    sections = body.split(delimiter)
-    if len(sections) < 2 or not sections[-1].startswith(b"--"):
-        raise MalformedEmail("body", "multipart body without its closing boundary")
+    lines = _delimiter_lines(body, boundary)
     form = FormData()
-    for section in sections[1:-1]:
-        if section.startswith(b"\r\n"):
-            section = section[2:]
-        elif section.startswith(b"\n"):
-            section = section[1:]
+    for before, after in pairwise(lines):
+        # a delimiter line's match stops before its "\n"; the line break before the next one is its own
+        section = body[before.end() + 1 : after.start()]
         head, sep, data = section.partition(b"\r\n\r\n")
         if not sep:
             head, sep, data = section.partition(b"\n\n")
@@ -86,11 +112,11 @@ def _multipart(body: bytes, boundary: bytes) -> FormData:
         elif data.endswith(b"\n"):
             data = data[:-1]
         headers = parse_header_block(head.decode("utf-8", "surrogateescape"))
-        name = headers.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or not name:
+        name = header_param(headers, "name", header="content-disposition")
+        if not name:
             raise MalformedEmail("body", "multipart part without a form field name")
         name = clean_text(name)
-        filename = headers.get_filename()
+        filename = _file_name(headers)
         if filename is not None:
             form.files.append(
                 FormFile(

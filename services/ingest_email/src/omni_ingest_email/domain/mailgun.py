@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 
+from omni_ingest_email.domain.charsets import clean_text
 from omni_ingest_email.domain.forms import FormData
 from omni_ingest_email.domain.html_text import html_to_text
 from omni_ingest_email.domain.message import AttachmentMeta, MalformedEmail, ParsedEmail
@@ -52,7 +53,7 @@ def parse_mailgun(form: FormData) -> ParsedEmail:
     if listed is not None and listed.strip():
         try:
             decoded = json.loads(listed.decode("utf-8", "replace"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested too deeply
             raise MalformedEmail("message-headers", "not valid JSON") from exc
         if not isinstance(decoded, list) or not all(
             isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in decoded
@@ -102,7 +103,7 @@ def _stored_attachments(form: FormData) -> list[AttachmentMeta]:
         return []
     try:
         listed = json.loads(raw.decode("utf-8", "replace"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested too deeply
         raise MalformedEmail("attachments", "not valid JSON") from exc
     if not isinstance(listed, list):
         raise MalformedEmail("attachments", "expected a JSON list of attachment objects")
@@ -111,12 +112,15 @@ def _stored_attachments(form: FormData) -> list[AttachmentMeta]:
         if not isinstance(item, dict):
             raise MalformedEmail("attachments", "expected a JSON list of attachment objects")
         name, ctype, size, url = item.get("name"), item.get("content-type"), item.get("size"), item.get("url")
+        # clean_text: JSON can escape a lone surrogate, which the event could not carry
         found.append(
             AttachmentMeta(
-                filename=name[:512] if isinstance(name, str) and name else None,
-                content_type=ctype[:255] if isinstance(ctype, str) and ctype else "application/octet-stream",
+                filename=clean_text(name)[:512] if isinstance(name, str) and name else None,
+                content_type=clean_text(ctype)[:255]
+                if isinstance(ctype, str) and ctype
+                else "application/octet-stream",
                 size_bytes=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
-                url=url if isinstance(url, str) and url else None,
+                url=clean_text(url) if isinstance(url, str) and url else None,
             )
         )
     return found

@@ -48,8 +48,8 @@ def header_block(pairs: Iterable[tuple[str, str]]) -> str:
     lines = []
     for name, value in pairs:
         name = re.sub(r"[^!-9;-~]", "", str(name))
-        if name:
-            lines.append(name + ": " + _NEWLINES.sub(" ", str(value)))
+        if name:  # clean_text: a lone surrogate (escaped in JSON) makes the stdlib's header lookups raise
+            lines.append(name + ": " + _NEWLINES.sub(" ", clean_text(str(value))))
     return "\n".join(lines)
 
 
@@ -61,7 +61,8 @@ def _unescape(chunk: bytes) -> str:
 
     def char(match: re.Match[str]) -> str:
         code = int(match.group(1) or match.group(2), 16)
-        return chr(code) if code <= 0x10FFFF else match.group(0)
+        # the escape never writes a surrogate; literal "\\udead" text must not become one (the event cannot carry it)
+        return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else match.group(0)
 
     return _UNICODE_ESCAPE.sub(char, chunk.decode("latin-1"))
 
@@ -108,6 +109,16 @@ def header(msg: Message, name: str) -> str | None:
     if raw is None:
         return None
     return _decode_words(_FOLD.sub(" ", raw)).strip()
+
+
+def header_param(msg: Message, name: str, *, header: str = "content-type") -> str | None:
+    """A header parameter's plain value, or None (absent, RFC 2231-encoded, or unreadable): the stdlib
+    raises TypeError where RFC 2231 "name*" stands beside "name*0*" in the same header."""
+    try:
+        value = msg.get_param(name, header=header)
+    except TypeError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -181,9 +192,13 @@ def part_text(part: Message) -> str:
     if not isinstance(payload, bytes):
         raw = part.get_payload()
         payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-    text = decode_bytes(payload, part.get_content_charset()).replace("\r\n", "\n").replace("\r", "\n")
-    if str(part.get_param("format", "") or "").lower() == "flowed":
-        text = _unflow(text, delsp=str(part.get_param("delsp", "") or "").lower() == "yes")
+    try:
+        charset = part.get_content_charset()
+    except TypeError:  # see header_param
+        charset = None
+    text = decode_bytes(payload, charset).replace("\r\n", "\n").replace("\r", "\n")
+    if (header_param(part, "format") or "").lower() == "flowed":
+        text = _unflow(text, delsp=(header_param(part, "delsp") or "").lower() == "yes")
     return clean_text(text)
 
 
@@ -256,10 +271,24 @@ def _body(msg: EmailMessage) -> tuple[str, Message | None]:
         part = msg
     if part is None:
         return "", None
+    text = _rendered(part)
+    if not text.strip() and part.get_content_subtype().lower() == "plain":
+        # a blank text/plain beside the HTML (as some mailers send) says nothing: read the HTML instead
+        try:
+            html = msg.get_body(preferencelist=("html",))
+        except Exception:
+            html = None
+        html_text = _rendered(html) if html is not None else ""
+        if html_text.strip():
+            return html_text, html
+    return text, part
+
+
+def _rendered(part: Message) -> str:
     text = part_text(part)
     if part.get_content_subtype().lower() == "html":
         text = html_to_text(text)
-    return text.strip("\n"), part
+    return text.strip("\n")
 
 
 def fingerprint(
@@ -307,11 +336,11 @@ def assemble(
     if len(references) > MAX_REFERENCES:
         references = [references[0], *references[-(MAX_REFERENCES - 1) :]]
     content_type = headers.get_content_type() if "Content-Type" in headers else None
-    report_type = headers.get_param("report-type") if content_type == "multipart/report" else None
+    report_type = header_param(headers, "report-type") if content_type == "multipart/report" else None
     reason = auto_reply_reason(
         lambda name: header(headers, name),
         content_type=content_type,
-        report_type=str(report_type) if isinstance(report_type, str) else None,
+        report_type=report_type,
         from_address=from_address,
         envelope_from=envelope_from,
         subject=subject,
@@ -338,20 +367,31 @@ def assemble(
             body=full_text,
             attachments=attachments,
         ),
-        envelope_to=tuple(a.strip().strip("<>").lower() for a in envelope_to if a.strip()),
-        envelope_from=(envelope_from.strip().strip("<>").lower() or None) if envelope_from else None,
+        # clean_text: aiosmtpd hands over raw 8-bit address bytes as surrogate escapes
+        envelope_to=tuple(clean_text(a).strip().strip("<>").lower() for a in envelope_to if a.strip()),
+        envelope_from=(clean_text(envelope_from).strip().strip("<>").lower() or None) if envelope_from else None,
     )
 
 
 def parse_rfc5322(raw: bytes, *, envelope_from: str | None = None, envelope_to: Sequence[str] = ()) -> ParsedEmail:
-    """Parse a raw mail (as received over SMTP or in a provider's raw-MIME field)."""
+    """Parse a raw mail (as received over SMTP or in a provider's raw-MIME field).
+
+    A mail whose parts no parser can walk still goes in, with its headers and without body or files.
+    """
     try:
         return _parse(parse_message(raw), envelope_from=envelope_from, envelope_to=envelope_to)
+    except RecursionError:
+        pass  # parts nested deeper than the parser can recurse (hostile); compat32 would recurse as deep
     except Exception:
         # the modern header registry raises on some malformed parameters (an RFC 2231 value in a
         # broken charset); the compat32 policy reads them as plain strings, so the mail still goes in
-        lenient = email.parser.BytesParser(EmailMessage, policy=policy.compat32).parsebytes(raw)
-        return _parse(cast(EmailMessage, lenient), envelope_from=envelope_from, envelope_to=envelope_to)
+        try:
+            lenient = email.parser.BytesParser(EmailMessage, policy=policy.compat32).parsebytes(raw)
+            return _parse(cast(EmailMessage, lenient), envelope_from=envelope_from, envelope_to=envelope_to)
+        except Exception:
+            pass  # e.g. compat32 raises TypeError looking up a boundary beside unsortable RFC 2231 parameters
+    headers = email.parser.BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+    return assemble(headers, full_text="", attachments=(), envelope_from=envelope_from, envelope_to=envelope_to)
 
 
 def _parse(msg: EmailMessage, *, envelope_from: str | None, envelope_to: Sequence[str]) -> ParsedEmail:

@@ -12,6 +12,7 @@ import hmac
 import json
 from typing import Any
 
+from omni_ingest_email.domain.charsets import clean_text
 from omni_ingest_email.domain.forms import FormData
 from omni_ingest_email.domain.html_text import html_to_text
 from omni_ingest_email.domain.message import AttachmentMeta, MalformedEmail, ParsedEmail
@@ -39,7 +40,7 @@ def _json_field(form: FormData, name: str) -> Any:
         return None
     try:
         return json.loads(raw.decode("utf-8", "replace"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: arrays or objects nested too deeply
         raise MalformedEmail(name, f"not valid JSON: {exc.args[0] if exc.args else exc}") from exc
 
 
@@ -91,8 +92,9 @@ def parse_sendgrid(form: FormData) -> ParsedEmail:
     for file in form.files:
         meta = info.get(file.name) if isinstance(info, dict) else None
         meta = meta if isinstance(meta, dict) else {}
-        filename = file.filename or (meta.get("filename") if isinstance(meta.get("filename"), str) else None)
-        ctype = meta.get("type") if isinstance(meta.get("type"), str) else file.content_type
+        # clean_text: JSON can escape a lone surrogate, which the event could not carry
+        filename = file.filename or (clean_text(meta["filename"]) if isinstance(meta.get("filename"), str) else None)
+        ctype = clean_text(meta["type"]) if isinstance(meta.get("type"), str) else file.content_type
         attachments.append(AttachmentMeta(filename=filename, content_type=str(ctype)[:255], size_bytes=len(file.data)))
     subject = field("subject")
     return assemble(
