@@ -485,6 +485,12 @@ def create_app(settings: Settings, *, config: RoutingConfig | None = None) -> Fa
                 )
                 if claimed is None:
                     raise ApiError(409, "capacity_exceeded", f"agent {body.to_agent_id} has no spare {group} slot")
+                if claimed["presence"] == "offline":  # nobody would see it; its clocks would run out unseen
+                    raise ApiError(
+                        409,
+                        "agent_offline",
+                        f"agent {body.to_agent_id} is offline; transfer to a queue or to a signed-in agent",
+                    )
                 if from_agent is not None:
                     await pg.release_agent_slot(conn, from_agent, group)
                 reason = AssignmentReason(

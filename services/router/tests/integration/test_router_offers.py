@@ -138,5 +138,17 @@ async def test_transfer_and_sla_urgency(service_env: dict[str, Any], kafka_boots
             assert {str(e.data.conversation_id) for e in events} == {holder, urgent}
             r = await client.post(f"/v1/conversations/{waiting[0]}/transfer", json={"to_agent_id": "a"}, headers=AUTH)
             assert (r.status_code, r.json()["error"]["code"]) == (409, "capacity_exceeded")
+            # a signed-out agent with a free slot takes no transfer: nobody would see the conversation
+            r = await client.put("/v1/agents/b", json={"skills": {}, "capacity": {"sms": 1}}, headers=AUTH)
+            assert r.status_code == 200, r.text
+            r = await client.post(f"/v1/conversations/{waiting[0]}/transfer", json={"to_agent_id": "b"}, headers=AUTH)
+            assert (r.status_code, r.json()["error"]["code"]) == (409, "agent_offline")
+            doc = (await client.get(f"/v1/conversations/{waiting[0]}", headers=AUTH)).json()
+            assert (doc["state"], doc["agent_id"]) == ("waiting", None)
+            r = await client.put("/v1/agents/b/presence", json={"status": "away"}, headers=AUTH)
+            assert r.status_code == 200, r.text
+            r = await client.post(f"/v1/conversations/{waiting[0]}/transfer", json={"to_agent_id": "b"}, headers=AUTH)
+            assert r.status_code == 200, r.text
+            assert r.json()["agent_id"] == "b"
     finally:
         await pub.stop()
