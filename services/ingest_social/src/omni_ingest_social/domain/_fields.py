@@ -10,6 +10,10 @@ from omni_ingest_social.domain.batch import MalformedPayload
 
 JsonObject = dict[str, Any]
 
+MAX_DEPTH = 64
+"""Deeper than any provider's documented shape, and far from Python's recursion limit, which
+repr() and json.dumps() of a value nested a thousand levels (orjson reads 1024) would hit."""
+
 
 def load_object(body: bytes, *, what: str) -> JsonObject:
     """The top-level JSON object of a webhook body; MalformedPayload when it is anything else."""
@@ -19,7 +23,21 @@ def load_object(body: bytes, *, what: str) -> JsonObject:
         raise MalformedPayload("<body>", f"{what} body is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise MalformedPayload("<body>", f"{what} body must be a JSON object, got {_kind(doc)}")
+    if _deeper_than(doc, MAX_DEPTH):
+        raise MalformedPayload("<body>", f"{what} body nests objects and arrays deeper than {MAX_DEPTH} levels")
     return doc
+
+
+def _deeper_than(doc: JsonObject, limit: int) -> bool:
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _kind(value: object) -> str:
@@ -103,7 +121,8 @@ def epoch_seconds(value: object, path: str, *, millis: bool) -> float | None:
     """Epoch seconds or milliseconds given as a number or a numeric string (WhatsApp, X), in seconds."""
     if value is None:
         return None
-    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+    # isdigit() alone takes "²", which int() refuses, and "١٧", which it reads: ASCII digits only
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         number = int(value)
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value

@@ -9,15 +9,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import orjson
 from pydantic import ValidationError
 
 from omni_schemas import Attachment, Channel, Customer, MessageReceived, Provider
+from omni_schemas.envelope import MAX_EVENT_BYTES
 from omni_schemas.events import MAX_ID_CHARS, MAX_TEXT_CHARS
 
 DetectLanguage = Callable[[str], str | None]
 """Text -> BCP 47 tag or None; passed in so parsing stays pure and testable."""
 
 _NAMESPACE = uuid.UUID("6f6d6e69-736f-4369-a16c-000000000001")
+_MAX_DATA_BYTES = MAX_EVENT_BYTES - 16 * 1024
+"""The JSON of a message may take this much, so that its event, envelope included, stays within
+MAX_EVENT_BYTES: the most every consumer reads, and about what Kafka's brokers accept by default."""
+_MAX_DEAD_ITEM_BYTES = 512 * 1024
+"""A set-aside item is dead-lettered cut to this, so the dead letter (base64, 4/3 the size) fits too."""
 
 
 class MalformedPayload(ValueError):
@@ -83,7 +90,11 @@ class DeliveryBuilder:
             del self._routed[routed:]
             self._ignored = ignored
             item = json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
-            self._rejected.append(Rejected(field=exc.field or path, message=exc.message, item=item))
+            message = exc.message
+            if len(item) > _MAX_DEAD_ITEM_BYTES:
+                message += f" (the item's first {_MAX_DEAD_ITEM_BYTES} of {len(item)} bytes kept)"
+                item = item[:_MAX_DEAD_ITEM_BYTES]
+            self._rejected.append(Rejected(field=exc.field or path, message=message, item=item))
 
     def ignore(self, reason: str, count: int = 1) -> None:
         if count:
@@ -103,6 +114,10 @@ class DeliveryBuilder:
         attachments: Sequence[Attachment] = (),
         sent_at: datetime | None = None,
     ) -> None:
+        for name, value in (("thread", thread_key), ("sender", address), ("message id", provider_message_id)):
+            if value is not None and "\x00" in value:  # consumers keep ids as PostgreSQL text, which cannot hold it
+                raise MalformedPayload(path, f"{path}: the {name} id contains the NUL character (\\u0000)")
+        text = text.replace("\x00", "")
         trimmed = text[:MAX_TEXT_CHARS]
         try:
             message = MessageReceived(
@@ -123,7 +138,7 @@ class DeliveryBuilder:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise MalformedPayload(path, f"{path}: cannot normalize ({where}: {first['msg']})") from exc
-        self._routed.append(Routed(message=message, dedupe_key=dedupe_key))
+        self._routed.append(Routed(message=_within_event_limit(message, path), dedupe_key=dedupe_key))
 
     def build(self) -> ParsedDelivery:
         """The decision; raises the first item's MalformedPayload when no item of it was usable."""
@@ -138,11 +153,54 @@ class DeliveryBuilder:
         )
 
 
+def _json_size(message: MessageReceived) -> int:
+    return len(message.model_dump_json().encode())  # as `serialize` writes the event's data
+
+
+def _within_event_limit(message: MessageReceived, path: str) -> MessageReceived:
+    """`message`, with as much of `full_text` as lets its event fit MAX_EVENT_BYTES (none if that is no
+    more than `text`); MalformedPayload when even without it the event would not (one with a hundred
+    4 KiB attachment URLs, say: no provider sends that)."""
+    size = _json_size(message)
+    if size <= _MAX_DATA_BYTES:
+        return message
+    bare = message.model_copy(update={"full_text": None})
+    spare = _MAX_DATA_BYTES - _json_size(bare)
+    if spare < 0:
+        raise MalformedPayload(
+            path, f"{path}: the message is too large for an event ({size} bytes of JSON, at most {_MAX_DATA_BYTES})"
+        )
+    room = spare + len(b"null")  # for full_text's JSON string, quotes included
+    full = message.full_text or ""
+    low, high = 0, len(full)  # the longest prefix whose JSON fits the room
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(orjson.dumps(full[:middle])) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    if low <= len(message.text):
+        return bare
+    return message.model_copy(update={"full_text": full[:low]})
+
+
 def _short(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.strip()
+    value = value.replace("\x00", "").strip()
     return value[:MAX_ID_CHARS] or None
+
+
+def file_name(value: str | None) -> str | None:
+    """A provider's file name as an attachment holds it: without NUL, cut to the schema's bound, or None."""
+    return _short(value)
+
+
+def media_url(value: object) -> str | None:
+    """A provider's media URL, or None when it is not a URL the event can carry."""
+    if isinstance(value, str) and len(value) <= 4096 and value.isprintable():
+        return value
+    return None
 
 
 def from_epoch(seconds: float | None) -> datetime | None:
@@ -157,7 +215,7 @@ def from_epoch(seconds: float | None) -> datetime | None:
 
 def media_type(kind: str | None, mime: str | None = None) -> str:
     """A content type for an attachment: the provider's MIME type, else one from its kind."""
-    if mime and "/" in mime and len(mime) <= 255:
+    if mime and "/" in mime and len(mime) <= 255 and mime.isascii() and mime.isprintable():
         return mime
     return {
         "image": "image/*",

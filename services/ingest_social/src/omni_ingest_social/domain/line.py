@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from omni_ingest_social.domain import _fields as f
-from omni_ingest_social.domain.batch import DeliveryBuilder, DetectLanguage, ParsedDelivery, from_epoch, media_type
+from omni_ingest_social.domain.batch import (
+    DeliveryBuilder,
+    DetectLanguage,
+    ParsedDelivery,
+    file_name,
+    from_epoch,
+    media_type,
+)
 from omni_schemas import Attachment, Channel, Provider
 
 _KNOWN_EVENTS = frozenset(
@@ -89,7 +96,7 @@ def _content(message: f.JsonObject, kind: str, path: str) -> tuple[str, list[Att
         size = f.opt_int(message, "fileSize", path)
         return "", [
             Attachment(
-                filename=f.opt_text(message, "fileName", path) or None,
+                filename=file_name(f.opt_text(message, "fileName", path)),
                 content_type=media_type(kind),
                 size_bytes=size if size is not None and size >= 0 else None,
             )

@@ -16,8 +16,10 @@ from omni_ingest_social.domain.batch import (
     DetectLanguage,
     MalformedPayload,
     ParsedDelivery,
+    file_name,
     from_epoch,
     media_type,
+    media_url,
 )
 from omni_schemas import Attachment, Channel, Provider
 
@@ -93,11 +95,10 @@ def _messaging_event(out: DeliveryBuilder, event: f.JsonObject, path: str, chann
     for k, raw in enumerate(f.arr(message, "attachments", mpath, required=False)):
         att = f.item_obj(raw, f"{mpath}.attachments[{k}]")
         payload = f.opt_obj(att, "payload", f"{mpath}.attachments[{k}]") or {}
-        url = payload.get("url")
         attachments.append(
             Attachment(
                 content_type=media_type(f.opt_text(att, "type", f"{mpath}.attachments[{k}]")),
-                url=url if isinstance(url, str) and len(url) <= 4096 else None,
+                url=media_url(payload.get("url")),
             )
         )
     if message.get("is_unsupported") and not attachments and not message.get("text"):
@@ -178,7 +179,7 @@ def _whatsapp_sender(message: f.JsonObject, path: str) -> tuple[str, str]:
     """The sender's id and address: the phone number (wa_id, E.164) when WhatsApp shares it, else the
     business-scoped user id that replaces it for a user who chose a username."""
     wa_id = f.opt_text(message, "from", path)
-    if wa_id is not None and wa_id.isdigit() and 6 <= len(wa_id) <= 15:
+    if wa_id is not None and wa_id.isascii() and wa_id.isdigit() and 6 <= len(wa_id) <= 15:
         return wa_id, "+" + wa_id
     for candidate in (f.opt_text(message, "from_user_id", path), wa_id):
         if candidate is not None and _BSUID.fullmatch(candidate):
@@ -195,7 +196,7 @@ def _whatsapp_content(message: f.JsonObject, kind: str, path: str) -> tuple[str,
         media = f.obj(message, kind, path)
         mpath = f"{path}.{kind}"
         attachment = Attachment(
-            filename=(f.opt_text(media, "filename", mpath) or None),
+            filename=file_name(f.opt_text(media, "filename", mpath)),
             content_type=media_type(kind, f.opt_text(media, "mime_type", mpath)),
         )
         return f.opt_text(media, "caption", mpath) or "", [attachment]

@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from omni_ingest_social.domain import _fields as f
-from omni_ingest_social.domain.batch import DeliveryBuilder, DetectLanguage, ParsedDelivery, from_epoch, media_type
+from omni_ingest_social.domain.batch import (
+    DeliveryBuilder,
+    DetectLanguage,
+    ParsedDelivery,
+    file_name,
+    from_epoch,
+    media_type,
+)
 from omni_schemas import Attachment, Channel, Provider
 
 _OTHER_UPDATES = (
@@ -132,29 +139,29 @@ def _attachments(message: f.JsonObject, path: str) -> list[Attachment]:
     found: list[Attachment] = []
     photos = f.arr(message, "photo", path, required=False)
     if photos:  # several sizes of one photo: the largest stands for it
-        sizes = [p for p in photos if isinstance(p, dict)]
-        largest = max(sizes, key=lambda p: p.get("file_size") or 0, default={})
-        size = largest.get("file_size")
-        found.append(
-            Attachment(content_type="image/jpeg", size_bytes=size if isinstance(size, int) and size >= 0 else None)
-        )
+        sizes = [s for p in photos if isinstance(p, dict) and (s := _size(p.get("file_size"))) is not None]
+        found.append(Attachment(content_type="image/jpeg", size_bytes=max(sizes, default=None)))
     for kind in _MEDIA:
         media = f.opt_obj(message, kind, path)
         if media is None or (kind == "document" and "animation" in message):  # an animation is also sent
             continue  # as `document`, for older clients: one file, one attachment
-        size = media.get("file_size")
         name = media.get("file_name")
         mime = media.get("mime_type")
         found.append(
             Attachment(
-                filename=name if isinstance(name, str) and name else None,
+                filename=file_name(name if isinstance(name, str) else None),
                 content_type=media_type(kind, mime if isinstance(mime, str) else None),
-                size_bytes=size if isinstance(size, int) and size >= 0 else None,
+                size_bytes=_size(media.get("file_size")),
             )
         )
     if f.opt_obj(message, "contact", path) is not None:
         found.append(Attachment(content_type="text/vcard"))
     return found
+
+
+def _size(value: object) -> int | None:
+    """A file size in bytes; None for anything but a non-negative integer (Telegram may omit it)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _place(message: f.JsonObject, path: str) -> str:

@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from omni_ingest_social.domain import _fields as f
-from omni_ingest_social.domain.batch import DeliveryBuilder, DetectLanguage, ParsedDelivery, from_epoch, media_type
+from omni_ingest_social.domain.batch import (
+    DeliveryBuilder,
+    DetectLanguage,
+    ParsedDelivery,
+    from_epoch,
+    media_type,
+    media_url,
+)
 from omni_schemas import Attachment, Channel, Provider
 
 _OTHER_ACTIVITIES = {
@@ -64,12 +71,11 @@ def _dm(out: DeliveryBuilder, event: f.JsonObject, path: str, account: str, user
     if attachment is not None:
         raw_media = attachment.get("media")
         media: f.JsonObject = raw_media if isinstance(raw_media, dict) else {}
-        url = media.get("media_url_https")
         kind = media.get("type")
         attachments.append(
             Attachment(
                 content_type=media_type(kind if isinstance(kind, str) else None),
-                url=url if isinstance(url, str) and len(url) <= 4096 else None,
+                url=media_url(media.get("media_url_https")),
             )
         )
     profile = users.get(sender)
