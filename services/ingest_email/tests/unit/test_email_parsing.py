@@ -14,7 +14,8 @@ from omni_ingest_email.domain import ParsedEmail, parse_rfc5322, to_message
 from omni_ingest_email.domain.charsets import decode_bytes
 from omni_ingest_email.domain.mime import message_ids
 from omni_ingest_email.handlers import heavy_to_parse
-from omni_schemas import Provider, new_event, to_record
+from omni_schemas import Provider, new_event, parse_event, to_record
+from omni_schemas.envelope import MAX_EVENT_BYTES
 
 
 def test_plain_english_reply_strips_quote_and_signature_but_keeps_full_body() -> None:
@@ -458,3 +459,20 @@ def test_a_mail_that_may_take_long_to_parse_is_parsed_off_the_event_loop(raw: by
     # a few kilobytes nested 1,500 deep cost the parser over a second of CPU: on the loop, every other
     # SMTP session and webhook would wait for it
     assert heavy_to_parse(raw, size_limit=256 * 1024) is heavy
+
+
+def test_a_long_mail_is_cut_to_an_event_consumers_read() -> None:
+    # 300 Ki emoji under a one-line answer: before, a 1.3 MB event that consumers refuse and a broker on
+    # its defaults rejects, so the mail could never be queued
+    body = "ご確認ください。\n\n> " + "😀" * (300 * 1024)
+    raw = (
+        b"From: a@example.org\r\nMessage-ID: <long@x>\r\nSubject: long\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body.encode()
+    )
+    mail = parse_rfc5322(raw)
+    value = _published(mail)
+    assert len(value) <= MAX_EVENT_BYTES
+    event = parse_event(value, topic="omni.messages.v1")
+    assert event.data.text == "ご確認ください。"
+    assert event.data.full_text is not None and body.startswith(event.data.full_text)
+    assert len(event.data.full_text) > 200 * 1024

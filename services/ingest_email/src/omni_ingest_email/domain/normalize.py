@@ -8,6 +8,7 @@ from uuid import UUID
 from omni_ingest_email.domain.message import MalformedEmail, ParsedEmail
 from omni_schemas import Attachment, Channel, Customer, EmailHeaders, MessageReceived, Provider
 from omni_schemas.events import MAX_ID_CHARS, MAX_TEXT_CHARS
+from omni_schemas.sizing import EventTooLarge, within_event_limit
 from omni_service.language import detect_language
 
 _MAX_FULL_TEXT = 4 * MAX_TEXT_CHARS
@@ -47,11 +48,12 @@ def to_message(
     message_id: UUID,
     received_at: datetime,
 ) -> MessageReceived:
-    """The normalized event data; raises MalformedEmail when the mail names no sender."""
+    """The normalized event data, its `full_text` cut so that the event fits what consumers read;
+    raises MalformedEmail when the mail names no sender, or cannot fit one event even so."""
     text = mail.text[:MAX_TEXT_CHARS]
     full_text = mail.full_text[:_MAX_FULL_TEXT] if mail.full_text.strip() != text.strip() else None
     subject = mail.subject[:4096] if mail.subject else None
-    return MessageReceived(
+    message = MessageReceived(
         message_id=message_id,
         channel=Channel.EMAIL,
         provider=provider,
@@ -83,3 +85,7 @@ def to_message(
             envelope_to=[a[:MAX_ID_CHARS] for a in mail.envelope_to],
         ),
     )
+    try:
+        return within_event_limit(message)
+    except EventTooLarge as exc:
+        raise MalformedEmail("body", str(exc)) from exc

@@ -9,20 +9,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import orjson
 from pydantic import ValidationError
 
 from omni_schemas import Attachment, Channel, Customer, MessageReceived, Provider
-from omni_schemas.envelope import MAX_EVENT_BYTES
 from omni_schemas.events import MAX_ID_CHARS, MAX_TEXT_CHARS
+from omni_schemas.sizing import EventTooLarge, within_event_limit
 
 DetectLanguage = Callable[[str], str | None]
 """Text -> BCP 47 tag or None; passed in so parsing stays pure and testable."""
 
 _NAMESPACE = uuid.UUID("6f6d6e69-736f-4369-a16c-000000000001")
-_MAX_DATA_BYTES = MAX_EVENT_BYTES - 16 * 1024
-"""The JSON of a message may take this much, so that its event, envelope included, stays within
-MAX_EVENT_BYTES: the most every consumer reads, and about what Kafka's brokers accept by default."""
 _MAX_DEAD_ITEM_BYTES = 512 * 1024
 """A set-aside item is dead-lettered cut to this, so the dead letter (base64, 4/3 the size) fits too."""
 
@@ -138,7 +134,11 @@ class DeliveryBuilder:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise MalformedPayload(path, f"{path}: cannot normalize ({where}: {first['msg']})") from exc
-        self._routed.append(Routed(message=_within_event_limit(message, path), dedupe_key=dedupe_key))
+        try:
+            message = within_event_limit(message)
+        except EventTooLarge as exc:
+            raise MalformedPayload(path, f"{path}: {exc}") from exc
+        self._routed.append(Routed(message=message, dedupe_key=dedupe_key))
 
     def build(self) -> ParsedDelivery:
         """The decision; raises the first item's MalformedPayload when no item of it was usable."""
@@ -151,37 +151,6 @@ class DeliveryBuilder:
             ignored=dict(self._ignored),
             rejected=tuple(self._rejected),
         )
-
-
-def _json_size(message: MessageReceived) -> int:
-    return len(message.model_dump_json().encode())  # as `serialize` writes the event's data
-
-
-def _within_event_limit(message: MessageReceived, path: str) -> MessageReceived:
-    """`message`, with as much of `full_text` as lets its event fit MAX_EVENT_BYTES (none if that is no
-    more than `text`); MalformedPayload when even without it the event would not (one with a hundred
-    4 KiB attachment URLs, say: no provider sends that)."""
-    size = _json_size(message)
-    if size <= _MAX_DATA_BYTES:
-        return message
-    bare = message.model_copy(update={"full_text": None})
-    spare = _MAX_DATA_BYTES - _json_size(bare)
-    if spare < 0:
-        raise MalformedPayload(
-            path, f"{path}: the message is too large for an event ({size} bytes of JSON, at most {_MAX_DATA_BYTES})"
-        )
-    room = spare + len(b"null")  # for full_text's JSON string, quotes included
-    full = message.full_text or ""
-    low, high = 0, len(full)  # the longest prefix whose JSON fits the room
-    while low < high:
-        middle = (low + high + 1) // 2
-        if len(orjson.dumps(full[:middle])) <= room:
-            low = middle
-        else:
-            high = middle - 1
-    if low <= len(message.text):
-        return bare
-    return message.model_copy(update={"full_text": full[:low]})
 
 
 def _short(value: str | None) -> str | None:
