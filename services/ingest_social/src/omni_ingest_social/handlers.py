@@ -35,6 +35,9 @@ from omni_service.kafka import KafkaUnavailable
 
 log = structlog.get_logger(__name__)
 
+PARSE_IN_THREAD_BYTES = 256 * 1024
+"""A body over this is parsed in a worker thread, off the event loop."""
+
 Clock = Callable[[], datetime]
 
 
@@ -108,10 +111,12 @@ class SocialWebhooks:
             raise ApiError(401, "unauthorized", f"{header} {what}")
 
     async def _deliver(
-        self, provider: Provider, parse: Callable[[], ParsedDelivery], started: float
+        self, provider: Provider, parse: Callable[[], ParsedDelivery], started: float, *, size: int
     ) -> DeliveryOutcome:
+        """Parse a verified body (one over PARSE_IN_THREAD_BYTES in a worker thread: a batch of thousands
+        of messages takes seconds, and other deliveries go on meanwhile), publish it, answer."""
         try:
-            parsed = parse()
+            parsed = await asyncio.to_thread(parse) if size > PARSE_IN_THREAD_BYTES else parse()
         except MalformedPayload as exc:
             self.pipeline.reject(provider.value, "malformed")
             raise ApiError(400, "malformed_payload", exc.message, field=exc.field) from exc
@@ -179,7 +184,10 @@ class SocialWebhooks:
         secret = self._secret(Provider.META, "meta_app_secret")
         self._verified(Provider.META, check_meta(secret, body, signature), "X-Hub-Signature-256")
         return await self._deliver(
-            Provider.META, lambda: parse_meta(body, received_at=self.clock(), detect=self.detect), started
+            Provider.META,
+            lambda: parse_meta(body, received_at=self.clock(), detect=self.detect),
+            started,
+            size=len(body),
         )
 
     # --- LINE ---------------------------------------------------------------------
@@ -189,7 +197,10 @@ class SocialWebhooks:
         secret = self._secret(Provider.LINE, "line_channel_secret")
         self._verified(Provider.LINE, check_line(secret, body, signature), "X-Line-Signature")
         return await self._deliver(
-            Provider.LINE, lambda: parse_line(body, received_at=self.clock(), detect=self.detect), started
+            Provider.LINE,
+            lambda: parse_line(body, received_at=self.clock(), detect=self.detect),
+            started,
+            size=len(body),
         )
 
     # --- Telegram -----------------------------------------------------------------
@@ -203,6 +214,7 @@ class SocialWebhooks:
             Provider.TELEGRAM,
             lambda: parse_telegram(body, bot=scope, received_at=self.clock(), detect=self.detect),
             started,
+            size=len(body),
         )
 
     # --- X ------------------------------------------------------------------------
@@ -215,5 +227,5 @@ class SocialWebhooks:
         secret = self._secret(Provider.X, "x_consumer_secret")
         self._verified(Provider.X, check_x(secret, body, signature), "x-twitter-webhooks-signature")
         return await self._deliver(
-            Provider.X, lambda: parse_x(body, received_at=self.clock(), detect=self.detect), started
+            Provider.X, lambda: parse_x(body, received_at=self.clock(), detect=self.detect), started, size=len(body)
         )

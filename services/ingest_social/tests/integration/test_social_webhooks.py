@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import threading
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from social_samples import (
 )
 
 from omni_ingest_social.app import create_app
+from omni_ingest_social.handlers import PARSE_IN_THREAD_BYTES
 from omni_ingest_social.settings import Settings
 from omni_schemas import CloudEvent
 from omni_service.testing import read_events, running_app, wait_ready
@@ -354,3 +356,32 @@ async def test_a_malformed_item_is_dead_lettered_and_the_rest_of_the_batch_goes_
     assert letter.endpoint == "ingest_social:line"
     assert json.loads(base64.b64decode(letter.payload_base64)) == broken
     assert _metric(metrics, "omni_ingest_rejected_total", provider="line", reason="malformed_item") == 2
+
+
+async def test_a_big_batch_is_parsed_off_the_event_loop_and_a_small_one_on_it(social_settings: Settings) -> None:
+    # a batch of thousands of messages takes seconds to parse (language detection per message): on the
+    # loop, every other delivery would wait for it
+    threads: list[str] = []
+
+    def detect(text: str) -> str | None:
+        threads.append(threading.current_thread().name)
+        return "ja"
+
+    text = "注文の件でご相談があります。" * 20
+    big = dumps(
+        {
+            "destination": "U123",
+            "events": [line_event(text, event_id=f"01HBIG{i:05d}", message_id=f"b{i}") for i in range(600)],
+        }
+    )
+    small = dumps({"destination": "U123", "events": [line_event(text, event_id="01HSMALL", message_id="s1")]})
+    assert len(big) > PARSE_IN_THREAD_BYTES >= len(small)
+    async with running_app(create_app(social_settings, detect=detect)) as client:
+        await wait_ready(client)
+        for body, accepted in ((small, 1), (big, 600)):
+            response = await client.post("/webhooks/line", content=body, headers=_line_headers(body))
+            assert (response.status_code, response.json()["accepted"]) == (200, accepted), response.text
+    main = threading.main_thread().name
+    assert threads[0] == main
+    assert len(threads) == 601 and not set(threads[1:]) & {main}
+    assert len(await _events(social_settings, 601)) == 601
