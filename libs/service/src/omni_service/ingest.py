@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ log = structlog.get_logger(__name__)
 _NAMESPACE = uuid.UUID("6f6d6e69-0000-4000-8000-696e67657374")  # "omni" ... "ingest"
 DEDUPE_TTL_S = 7 * 24 * 3600
 HELD_IDS = 100_000
+_MAX_PLAIN_KEY_CHARS = 512
 
 
 def stable_id(provider: str, dedupe_key: str, *, kind: str = "message") -> uuid.UUID:
@@ -135,6 +137,8 @@ class IngestPipeline:
         self._child(self.metrics.ignored, self.service, provider, reason).inc(count)
 
     def _key(self, provider: str, dedupe_key: str) -> str:
+        if len(dedupe_key) > _MAX_PLAIN_KEY_CHARS:  # a provider id of any length makes a Redis key of bounded size
+            dedupe_key = "sha256:" + hashlib.sha256(dedupe_key.encode("utf-8", "surrogatepass")).hexdigest()
         return f"omni:ingest:seen:{provider}:{dedupe_key}"
 
     async def _seen(self, keys: list[str]) -> list[bool]:

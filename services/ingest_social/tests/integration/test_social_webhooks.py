@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from social_samples import (
     JA_BILLING,
     LINE_TEXT,
@@ -385,3 +386,21 @@ async def test_a_big_batch_is_parsed_off_the_event_loop_and_a_small_one_on_it(so
     assert threads[0] == main
     assert len(threads) == 601 and not set(threads[1:]) & {main}
     assert len(await _events(social_settings, 601)) == 601
+
+
+async def test_a_provider_id_of_any_length_dedupes_under_a_bounded_redis_key(social_settings: Settings) -> None:
+    event_id = "01H" + "X" * 200_000  # LINE's webhookEventId is the dedupe key; nothing bounds its length
+    body = dumps({"destination": "U123", "events": [line_event("再送テスト", event_id=event_id, message_id="L1")]})
+    async with running_app(create_app(social_settings)) as client:
+        await wait_ready(client)
+        answers = [
+            (await client.post("/webhooks/line", content=body, headers=_line_headers(body))).json() for _ in "ab"
+        ]
+    assert [(a["accepted"], a["duplicates"]) for a in answers] == [(1, 0), (0, 1)]
+    assert len(await _events(social_settings, 1)) == 1
+    redis = aioredis.from_url(social_settings.redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter(match="omni:ingest:seen:line:*")]
+    finally:
+        await redis.aclose()
+    assert len(keys) == 1 and len(keys[0]) < 600
