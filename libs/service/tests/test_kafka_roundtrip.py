@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import pytest
 from faststream.kafka import KafkaBroker
 
 from omni_schemas import EVENT_TYPES, new_event, to_record
+from omni_schemas.envelope import MAX_EVENT_BYTES
 from omni_schemas.examples import EXAMPLES
-from omni_service.kafka import EventConsumer, EventPublisher, Incoming, PoisonMessage
+from omni_schemas.sizing import EventTooLarge
+from omni_service.kafka import DEADLETTER_PAYLOAD_BYTES, EventConsumer, EventPublisher, Incoming, PoisonMessage
 from omni_service.metrics import ServiceMetrics
 from omni_service.testing import read_events
 
@@ -89,6 +92,74 @@ async def test_consumer_dead_letters_poison_and_keeps_going(kafka_bootstrap: str
     places = {(d.data.source_partition, d.data.source_offset) for d in dead}  # type: ignore[attr-defined]
     assert len(places) == 2
     assert b"{not json" in {__import__("base64").b64decode(d.data.payload_base64) for d in dead}  # type: ignore[attr-defined]
+
+
+async def test_a_poison_record_of_a_megabyte_is_dead_lettered_cut_and_the_consumer_goes_on(
+    kafka_bootstrap: str, topic_suffix: str
+) -> None:
+    # before: its dead letter (base64, 1.3 MB) was refused by the broker and retried forever, so the
+    # partition never moved again
+    metrics = ServiceMetrics("test")
+    publisher = EventPublisher(bootstrap=kafka_bootstrap, service="test", metrics=metrics, topic_suffix=topic_suffix)
+    await publisher.start(wait=True)
+    topic = "omni.agents.v1" + topic_suffix
+    poison = b"{" + b"x" * 1_000_000
+    long_key = b"k" * 10_000
+    assert publisher._producer is not None
+    await publisher._producer.send_and_wait(topic, poison, key=long_key)
+    await publisher.publish(
+        new_event("omni.agent.presence_changed.v1", {"agent_id": "after", "status": "away"}, source="/t")
+    )
+    handled: list[str] = []
+
+    async def handler(msg: Incoming) -> None:
+        handled.append(msg.event.data.agent_id)  # type: ignore[attr-defined]
+
+    consumer = EventConsumer(
+        bootstrap=kafka_bootstrap,
+        topics=["omni.agents.v1"],
+        group_id="g" + topic_suffix,
+        handler=handler,
+        publisher=publisher,
+        metrics=metrics,
+        topic_suffix=topic_suffix,
+    )
+    await consumer.start()
+    try:
+        for _ in range(300):
+            if handled:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
+        await publisher.stop()
+    assert handled == ["after"]
+    (dead,) = await read_events(kafka_bootstrap, "omni.deadletter.v1" + topic_suffix, count=1)
+    data = dead.data
+    kept = base64.b64decode(data.payload_base64)  # type: ignore[attr-defined]
+    assert (len(kept), data.payload_size) == (DEADLETTER_PAYLOAD_BYTES, len(poison))  # type: ignore[attr-defined]
+    assert poison.startswith(kept)
+    assert f"first {DEADLETTER_PAYLOAD_BYTES} of {len(poison)} bytes kept" in data.reason  # type: ignore[attr-defined]
+    assert data.key == "k" * 4096  # type: ignore[attr-defined]
+
+
+async def test_an_event_larger_than_consumers_read_is_refused_at_once_not_retried(
+    kafka_bootstrap: str, topic_suffix: str
+) -> None:
+    publisher = EventPublisher(
+        bootstrap=kafka_bootstrap, service="test", metrics=ServiceMetrics("test"), topic_suffix=topic_suffix
+    )
+    await publisher.start(wait=True)
+    huge = new_event(
+        "omni.deadletter.v1",
+        {"payload_base64": "A" * (MAX_EVENT_BYTES + 1), "reason": "r", "failed_at": "2026-11-30T00:00:00Z"},
+        source="/t",
+    )
+    try:
+        with pytest.raises(EventTooLarge, match="over the"):
+            await publisher.publish(huge)
+    finally:
+        await publisher.stop()
 
 
 async def test_offsets_are_committed_only_after_handling(kafka_bootstrap: str, topic_suffix: str) -> None:

@@ -291,6 +291,11 @@ class DeadLetter(_Data):
     consumer: str | None = Field(default=None, description="The consumer group or service that gave up.")
     key: str | None = None
     payload_base64: str
+    payload_size: int | None = Field(
+        default=None,
+        ge=0,
+        description="The original payload's length in bytes; more than payload_base64 holds when cut.",
+    )
     headers: dict[str, str] = Field(default_factory=dict)
     reason: str
     error: str | None = None

@@ -118,6 +118,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "consumer": "router",
         "key": "line:U1",
         "payload_base64": "bm90IGpzb24=",
+        "payload_size": 8,
         "reason": "event is not JSON: unexpected character",
         "failed_at": _T,
     },

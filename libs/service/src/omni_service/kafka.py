@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import random
 import time
 from collections import deque
@@ -21,13 +22,26 @@ from typing import Any, TypeVar
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    TopicAlreadyExistsError,
+)
 
 from omni_schemas import CloudEvent, DeadLetter, EventValidationError, new_event, parse_event, to_record
+from omni_schemas.envelope import MAX_EVENT_BYTES
+from omni_schemas.sizing import EventTooLarge
 from omni_schemas.topics import DEADLETTER, TOPICS
 from omni_service.metrics import ServiceMetrics
 
 log = structlog.get_logger(__name__)
+
+DEADLETTER_PAYLOAD_BYTES = 512 * 1024
+"""A dead letter keeps at most this much of the payload: base64 (4/3 the size) and all, it fits an event."""
+_DEADLETTER_TEXT_BYTES = 4096  # of the key and of each header value
+_MAX_HEADERS = 64
 
 
 class KafkaUnavailable(RuntimeError):
@@ -156,10 +170,15 @@ class EventPublisher:
         producer = self._producer
         if producer is None:
             raise KafkaUnavailable("not connected to Kafka yet")
+        records = [to_record(event) for event in events]
+        for record in records:
+            if len(record.value) > MAX_EVENT_BYTES:  # no consumer would read it: not worth a retry
+                raise EventTooLarge(
+                    f"a {record.topic} event of {len(record.value)} bytes, over the {MAX_EVENT_BYTES} consumers read"
+                )
         try:
             futures = []
-            for event in events:
-                record = to_record(event)
+            for record in records:
                 futures.append(
                     await producer.send(
                         record.topic + self.topic_suffix,
@@ -173,6 +192,9 @@ class EventPublisher:
             acks = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
             acks.add_done_callback(_retrieve)  # a late failure after a timed-out wait is not "never retrieved"
             await asyncio.wait_for(asyncio.shield(acks), self.ack_timeout_s)
+        except MessageSizeTooLargeError as exc:  # a broker set to take less than consumers read: no retry helps
+            self.metrics.errors.labels(self.service, "publish").inc()
+            raise EventTooLarge(f"the broker refused the record as too large: {exc}") from exc
         except (KafkaError, TimeoutError, OSError) as exc:
             self.metrics.errors.labels(self.service, "publish").inc()
             raise KafkaUnavailable(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}") from exc
@@ -193,16 +215,31 @@ class EventPublisher:
         headers: Iterable[tuple[str, bytes]] = (),
         category: str = "invalid",
     ) -> None:
-        """Publish the original bytes and the reason to omni.deadletter.v1 (retries until acknowledged)."""
+        """Publish the original bytes and the reason to omni.deadletter.v1 (retries until acknowledged).
+
+        So that the dead letter always fits an event, a payload over DEADLETTER_PAYLOAD_BYTES keeps its
+        first bytes (the reason says so; `payload_size` is the whole), header values and the key their
+        first kilobytes, and a key over that goes to Kafka as its SHA-256.
+        """
+        size = len(payload)
+        if size > DEADLETTER_PAYLOAD_BYTES:
+            reason = f"{reason[:1900]} (the payload's first {DEADLETTER_PAYLOAD_BYTES} of {size} bytes kept)"
+            payload = payload[:DEADLETTER_PAYLOAD_BYTES]
+        text_key = key[:_DEADLETTER_TEXT_BYTES].decode("utf-8", "replace") if key is not None else None
+        if key is not None and len(key) > _DEADLETTER_TEXT_BYTES:
+            key = b"sha256:" + hashlib.sha256(key).hexdigest().encode()
         data = DeadLetter(
             source_topic=source_topic,
             source_partition=source_partition,
             source_offset=source_offset,
             endpoint=endpoint,
             consumer=self.service,
-            key=key.decode("utf-8", "replace") if key is not None else None,
+            key=text_key,
             payload_base64=base64.b64encode(payload).decode(),
-            headers={k: v.decode("utf-8", "replace") for k, v in headers},
+            payload_size=size,
+            headers={
+                k[:200]: v[:_DEADLETTER_TEXT_BYTES].decode("utf-8", "replace") for k, v in list(headers)[:_MAX_HEADERS]
+            },
             reason=reason[:2000],
             error=error[:4000] if error else None,
             failed_at=datetime.now(UTC),
