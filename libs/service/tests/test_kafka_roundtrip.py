@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Awaitable, Callable
 
 import pytest
 from faststream.kafka import KafkaBroker
@@ -17,6 +18,35 @@ from omni_service.metrics import ServiceMetrics
 from omni_service.testing import read_events
 
 pytestmark = pytest.mark.integration
+
+
+async def _consume_agents(
+    publisher: EventPublisher,
+    handler: Callable[[Incoming], Awaitable[None]],
+    *,
+    until: Callable[[], bool],
+    timeout_s: float = 20.0,
+) -> None:
+    """Run a consumer of omni.agents.v1 (a fresh group) with `handler` until `until()` or the timeout;
+    then stop it and `publisher` (its dead-letter publisher)."""
+    consumer = EventConsumer(
+        bootstrap=publisher.bootstrap,
+        topics=["omni.agents.v1"],
+        group_id="g" + publisher.topic_suffix,
+        handler=handler,
+        publisher=publisher,
+        metrics=publisher.metrics,
+        topic_suffix=publisher.topic_suffix,
+    )
+    await consumer.start()
+    try:
+        for _ in range(int(timeout_s * 10)):
+            if until():
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
+        await publisher.stop()
 
 
 async def test_every_event_type_round_trips_through_kafka_via_faststream(
@@ -65,24 +95,7 @@ async def test_consumer_dead_letters_poison_and_keeps_going(kafka_bootstrap: str
             raise PoisonMessage("unknown agent refuse-me")
         handled.append(agent)
 
-    consumer = EventConsumer(
-        bootstrap=kafka_bootstrap,
-        topics=["omni.agents.v1"],
-        group_id="g" + topic_suffix,
-        handler=handler,
-        publisher=publisher,
-        metrics=metrics,
-        topic_suffix=topic_suffix,
-    )
-    await consumer.start()
-    try:
-        for _ in range(200):
-            if len(handled) >= 3:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        await consumer.stop()
-        await publisher.stop()
+    await _consume_agents(publisher, handler, until=lambda: len(handled) >= 3)
     assert sorted(handled) == ["a0", "a1", "a2"]
     dead = await read_events(kafka_bootstrap, "omni.deadletter.v1" + topic_suffix, count=2)
     reasons = sorted(d.data.reason for d in dead)  # type: ignore[attr-defined]
@@ -115,24 +128,7 @@ async def test_a_poison_record_of_a_megabyte_is_dead_lettered_cut_and_the_consum
     async def handler(msg: Incoming) -> None:
         handled.append(msg.event.data.agent_id)  # type: ignore[attr-defined]
 
-    consumer = EventConsumer(
-        bootstrap=kafka_bootstrap,
-        topics=["omni.agents.v1"],
-        group_id="g" + topic_suffix,
-        handler=handler,
-        publisher=publisher,
-        metrics=metrics,
-        topic_suffix=topic_suffix,
-    )
-    await consumer.start()
-    try:
-        for _ in range(300):
-            if handled:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        await consumer.stop()
-        await publisher.stop()
+    await _consume_agents(publisher, handler, until=lambda: bool(handled), timeout_s=30)
     assert handled == ["after"]
     (dead,) = await read_events(kafka_bootstrap, "omni.deadletter.v1" + topic_suffix, count=1)
     data = dead.data

@@ -13,19 +13,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from omni_ingest_social.handlers import DeliveryOutcome, SocialWebhooks
-from omni_service.http import Endpoint, header
+from omni_service.http import ERROR_SCHEMA, Endpoint, header
 
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}},
-        }
-    },
-}
+_ERROR = ERROR_SCHEMA
 _ACCEPTED = {
     "type": "object",
     "properties": {
