@@ -397,3 +397,29 @@ def test_the_json_form_round_trips_through_any_history(facts: list[ConversationF
         state = apply(state, f, cfg).state
         assert state is not None
         assert state_from_dict(state_to_dict(state)) == state
+
+
+def test_queueing_after_a_due_instant_still_emits_the_breach_that_came_due() -> None:
+    # chat-standard's first response came due at 60 s; the re-match to billing-ja an hour later
+    # (the consumer lagged, the timer had not fired) must not swallow that breach
+    _, outcomes = run(fact(Fact.OPENED, 0), fact(Fact.QUEUED, 3600, queue="billing-ja"))
+    assert [e for e in outcomes[1].emit if e.key.metric is FR] == [
+        Emission(key(FR, 1, Kind.WARNING), s(60), s(30), timedelta(seconds=30)),
+        Emission(key(FR, 1, Kind.BREACHED), s(60), s(60), timedelta(0)),
+    ]
+
+
+def test_queueing_to_a_stricter_policy_past_its_target_breaches_the_clock() -> None:
+    # billing-ja gives 1 h; re-matched to chat-standard (60 s) after 2 min, the clock has used up its
+    # new target: before, no breach was scheduled or emitted and the reply got no met, so the clock
+    # never had an outcome; now it breaches at the instant its time reached the new target
+    _, outcomes = run(
+        fact(Fact.OPENED, 0, queue="billing-ja"), fact(Fact.QUEUED, 120, queue="general"), fact(Fact.AGENT_REPLIED, 300)
+    )
+    first_response = [e for o in outcomes for e in o.emit if e.key.metric is FR]
+    assert [e.key.kind for e in first_response] == [Kind.BREACHED]
+    assert (
+        first_response[0].at
+        == first_response[0].due_at
+        == outcomes[0].state.clocks[0].running_since + timedelta(seconds=60)
+    )

@@ -340,11 +340,22 @@ def _queued(state: ConversationClocks, fact: ConversationFact, policy: Policy, c
         if target is None:
             b.stop(clock, fact.at, met=False)
             continue
+        # what came due under the old policy stays decided, as with every other fact
+        passed = _passed(state, clock, max(fact.at, clock.running_since or fact.at))
+        b.emit += passed
         b.cancel += _cancels(state, clock)
         spent = clock.elapsed
         if clock.running_since is not None:
             spent += business_time_between(clock.running_since, max(fact.at, clock.running_since), policy.calendar)
         moved = replace(clock, target=target, warn_after=new.warn_after(clock.metric), elapsed=spent)
+        breach = _key(state, clock, Kind.BREACHED)
+        if moved.overdue and not clock.overdue and all(e.key != breach for e in passed):
+            # a stricter target the clock has already used up: breached, at the instant its time reached
+            # the new target (in an earlier stretch of a paused clock: unknown, so the re-match instant)
+            reached = fact.at
+            if clock.running_since is not None and target > clock.elapsed:
+                reached = add_business_time(clock.running_since, target - clock.elapsed, policy.calendar)
+            b.emit.append(Emission(breach, reached, reached, _ZERO))
         if clock.running:
             b.run(_run(moved, max(fact.at, clock.running_since or fact.at), new.calendar))
         else:
