@@ -51,6 +51,7 @@ CONTRACT_TYPES = {
     "omni.deadletter.v1",
 }
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 
 
 def test_registry_lists_exactly_the_contract_types_and_topics() -> None:
@@ -110,6 +111,18 @@ def test_missing_required_field_is_named() -> None:
     del doc["data"]["thread_key"]
     with pytest.raises(EventValidationError, match=r"data\.thread_key: Field required"):
         parse_event(orjson.dumps(doc))
+
+
+def test_an_id_with_the_nul_character_is_rejected_naming_the_field() -> None:
+    # consumers keep ids as PostgreSQL text, which cannot hold NUL: such an event is invalid at once,
+    # dead-lettered with this reason, not retried against the database
+    doc = _message_doc()
+    doc["data"]["customer"]["address"] = "U1\u0000"
+    with pytest.raises(EventValidationError, match="NUL") as info:
+        parse_event(orjson.dumps(doc))
+    assert info.value.field == "data.customer.address"
+    schema = json.loads((SCHEMAS_DIR / "omni.message.received.v1.json").read_text())
+    assert "pattern" in json.dumps(schema["$defs"]["Customer"]["properties"]["address"])
 
 
 def test_subject_must_equal_the_key_field() -> None:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 MAX_TEXT_CHARS = 64 * 1024
 """Longest `text` a message event may carry; longer bodies are truncated by ingest."""
@@ -74,7 +74,18 @@ class SlaMetric(StrEnum):
     RESOLUTION = "resolution"
 
 
-Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (\\u0000), which consumers' PostgreSQL text cannot hold")
+    return value
+
+
+Id = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_ID_CHARS, json_schema_extra={"pattern": "^[^\\u0000]*$"}),
+    AfterValidator(_no_nul),
+]
+"""An identifier: never the NUL character."""
 SkillLevel = Annotated[int, Field(ge=1, le=10)]
 
 

@@ -194,3 +194,12 @@ def test_whatsapp_location_with_label_and_address_keeps_them() -> None:
 def test_unusable_coordinates_add_no_location(latitude: str, longitude: str) -> None:
     pairs = sms_params(body="こんにちは", extra={"Latitude": latitude, "Longitude": longitude})
     assert _parse(pairs).message.text == "こんにちは"
+
+
+def test_nul_is_dropped_from_text_and_refused_in_an_address() -> None:
+    # a form may carry %00; consumers keep texts and ids in PostgreSQL, which holds no NUL
+    m = _parse(sms_params(body="請求\x00書", extra={"ProfileName": "山田\x00"})).message
+    assert (m.text, m.customer.display_name) == ("請求書", "山田")
+    for where in ({"to": "short\x00code"}, {"from_": "Alpha\x00Sender"}):
+        with pytest.raises(MalformedInput, match="NUL"):
+            _parse(sms_params(**where))

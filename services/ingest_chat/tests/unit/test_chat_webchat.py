@@ -54,6 +54,8 @@ def test_client_message_id_is_the_dedupe_key_within_the_session() -> None:
         ({"text": "hi", "visitor": {"id": "v"}, "client_message_id": "has space"}, "client_message_id"),
         ({"text": "hi", "visitor": {"id": "v"}, "sent_at": "2026-11-20T10:00:00"}, "sent_at"),
         ({"text": "hi", "visitor": {"id": "v"}, "sent_at": "0001-01-01T00:00:00+14:00"}, "sent_at"),
+        ({"text": "hi", "visitor": {"id": "v\u0000w"}}, "id"),
+        ({"text": "\u0000 ", "visitor": {"id": "v"}}, "text"),
         ({"text": "hi", "visitor": {"id": "v"}, "sent_at": "9999-12-31T23:59:59-14:00"}, "sent_at"),
     ],
 )
@@ -61,6 +63,13 @@ def test_invalid_chat_bodies_name_the_field(payload: dict[str, object], field: s
     with pytest.raises(ValidationError) as info:
         ChatMessageIn.model_validate(payload)
     assert field in {str(p) for e in info.value.errors() for p in e["loc"]}
+
+
+def test_nul_characters_are_dropped_from_text_and_name() -> None:
+    # consumers store names and texts in PostgreSQL, which holds no NUL; the character says nothing
+    body = ChatMessageIn.model_validate({"text": "注文\u0000の件", "visitor": {"id": "v", "name": "山田\u0000 花子"}})
+    message = normalize_chat_message("s-1", body, message_id=uuid4(), received_at=NOW).message
+    assert (message.text, message.customer.display_name) == ("注文の件", "山田 花子")
 
 
 def test_sent_at_is_carried_in_utc() -> None:

@@ -62,16 +62,22 @@ def _split_address(raw: str) -> tuple[str | None, str]:
 _MAX_ADDRESS_CHARS = 128
 
 
+def _checked(raw: str, field: str) -> str:
+    if len(raw) > _MAX_ADDRESS_CHARS:
+        raise MalformedInput(field, f"longer than {_MAX_ADDRESS_CHARS} characters")
+    if "\x00" in raw:  # an address is an id consumers keep as PostgreSQL text, which cannot hold it
+        raise MalformedInput(field, "contains the NUL character")
+    return raw
+
+
 def _our_address(raw: str) -> str:
     """Our number in E.164; short codes and anything unparseable are kept as sent."""
-    if len(raw) > _MAX_ADDRESS_CHARS:
-        raise MalformedInput("To", f"longer than {_MAX_ADDRESS_CHARS} characters")
+    raw = _checked(raw, "To")
     return to_e164(raw) or raw.strip()
 
 
 def _customer_address(raw: str, region: str | None, field: str) -> str:
-    if len(raw) > _MAX_ADDRESS_CHARS:
-        raise MalformedInput(field, f"longer than {_MAX_ADDRESS_CHARS} characters")
+    raw = _checked(raw, field)
     normalized = to_e164(raw, region=region)
     if normalized is not None:
         return normalized
@@ -173,13 +179,13 @@ def parse_inbound_message(
     ours = _our_address(to_address)
     if not ours:
         raise MalformedInput("To", "empty address")
-    sent_text = _one(params, "Body") or ""
+    sent_text = (_one(params, "Body") or "").replace("\x00", "")
     body = sent_text
     location = _location_text(params)
     if location is not None:  # a shared location arrives with an empty Body: keep the pin as text
         body = f"{body}\n{location}" if body.strip() else location
     text = body[:MAX_TEXT_CHARS]
-    display_name = (_one(params, "ProfileName") or "").strip()[:512] or None
+    display_name = (_one(params, "ProfileName") or "").replace("\x00", "").strip()[:512] or None
     message = MessageReceived(
         message_id=message_id,
         channel=channel,

@@ -34,6 +34,8 @@ class Visitor(BaseModel):
     def _id_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        if "\x00" in value:  # consumers keep ids as PostgreSQL text, which cannot hold it
+            raise ValueError("must not contain the NUL character (\\u0000)")
         return value.strip()
 
     @field_validator("email", mode="before")
@@ -69,7 +71,7 @@ class ChatMessageIn(BaseModel):
     @field_validator("text")
     @classmethod
     def _text_not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if not value.replace("\x00", "").strip():
             raise ValueError("must contain more than whitespace")
         return value
 
@@ -89,14 +91,16 @@ def normalize_chat_message(
     session_id: str, body: ChatMessageIn, *, message_id: UUID, received_at: datetime
 ) -> Normalized:
     """The normalized message of one web chat post in `session_id`."""
-    text = body.text
+    text = body.text.replace("\x00", "")  # no consumer can store it; it says nothing
     message = MessageReceived(
         message_id=message_id,
         channel=Channel.CHAT,
         provider=Provider.WEBCHAT,
         provider_message_id=body.client_message_id,
         thread_key=chat_thread_key(session_id),
-        customer=Customer(address=body.visitor.id, display_name=(body.visitor.name or "").strip() or None),
+        customer=Customer(
+            address=body.visitor.id, display_name=(body.visitor.name or "").replace("\x00", "").strip() or None
+        ),
         subject=None,
         text=text,
         attachments=[],
