@@ -106,6 +106,12 @@ class Attachment(_Data):
     content_type: str = Field(max_length=255)
     size_bytes: int | None = Field(default=None, ge=0, description="Null when the provider does not say.")
     url: str | None = Field(default=None, max_length=4096, description="Provider media URL, where one exists.")
+    media_id: Id | None = Field(
+        default=None,
+        description="The provider's id of the media, for channels that serve it by id: the WhatsApp media id "
+        "(Graph API `GET /{media_id}`), the Telegram `file_id` (`getFile`), the LINE message id "
+        "(`GET https://api-data.line.me/v2/bot/message/{id}/content`). Null elsewhere.",
+    )
 
 
 class EmailHeaders(_Data):

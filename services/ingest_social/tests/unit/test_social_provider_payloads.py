@@ -185,6 +185,73 @@ def test_telegram_venue_and_contact_keep_their_content() -> None:
     contact = {"phone_number": "+819012345678", "first_name": "Taro", "user_id": 3333333}
     [card] = parse_telegram(_telegram(contact=contact), bot="b", **KW).routed
     assert [a.content_type for a in card.message.attachments] == ["text/vcard"]
+    assert card.message.text == "Taro +819012345678"
+
+
+def test_telegram_media_carry_the_file_id_getfile_takes() -> None:
+    sizes = [
+        {"file_id": f"AgAC-{w}", "file_unique_id": f"u{w}", "width": w, "height": w, "file_size": w * 10}
+        for w in (90, 320, 1280)
+    ]
+    [photo] = parse_telegram(_telegram(photo=sizes, caption="壊れていました"), bot="b", **KW).routed
+    [attachment] = photo.message.attachments
+    assert (attachment.media_id, attachment.size_bytes) == ("AgAC-1280", 12800)
+    voice = {"file_id": "AwACAgUAAxkBAAI", "file_unique_id": "v", "duration": 3, "mime_type": "audio/ogg"}
+    [spoken] = parse_telegram(_telegram(voice=voice), bot="b", **KW).routed
+    assert [(a.content_type, a.media_id) for a in spoken.message.attachments] == [("audio/ogg", "AwACAgUAAxkBAAI")]
+
+
+def test_whatsapp_media_carry_the_media_id_and_contacts_their_numbers() -> None:
+    url = "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1003383421387256&ext=1749416383"
+    image = {
+        "caption": "届いた箱です",
+        "mime_type": "image/jpeg",
+        "sha256": "abc",
+        "id": "1003383421387256",
+        "url": url,
+    }
+    [routed] = parse_meta(_whatsapp({"type": "image", "image": image}), **KW).routed
+    assert [(a.content_type, a.media_id, a.url) for a in routed.message.attachments] == [
+        ("image/jpeg", "1003383421387256", url)
+    ]
+    assert routed.message.text == "届いた箱です"
+    cards = [
+        {"name": {"formatted_name": "Jane Doe", "first_name": "Jane"}, "phones": [{"phone": "+1 650 555 1234"}]},
+        {"name": {"formatted_name": "山田 太郎"}, "phones": [{"phone": "+81 90 1234 5678", "type": "CELL"}]},
+    ]
+    [shared] = parse_meta(_whatsapp({"type": "contacts", "contacts": cards}), **KW).routed
+    assert shared.message.text == "Jane Doe +1 650 555 1234\n山田 太郎 +81 90 1234 5678"
+    assert [a.content_type for a in shared.message.attachments] == ["text/vcard"]
+
+
+def test_whatsapp_media_id_that_cannot_be_carried_is_dropped_not_the_message() -> None:
+    image = {"mime_type": "image/jpeg", "id": "x" * 600}
+    [routed] = parse_meta(_whatsapp({"type": "image", "image": image}), **KW).routed
+    assert [(a.content_type, a.media_id) for a in routed.message.attachments] == [("image/jpeg", None)]
+
+
+def test_line_media_carry_the_message_id_or_the_external_url() -> None:
+    hosted = {"type": "image", "id": "354718705033693859", "contentProvider": {"type": "line"}}
+    [routed] = parse_line(_line(hosted), **KW).routed
+    [attachment] = routed.message.attachments
+    assert (attachment.media_id, attachment.url) == ("354718705033693859", None)
+    external = {
+        "type": "video",
+        "id": "325708",
+        "duration": 60000,
+        "contentProvider": {
+            "type": "external",
+            "originalContentUrl": "https://example.com/original.mp4",
+            "previewImageUrl": "https://example.com/preview.jpg",
+        },
+    }
+    [routed] = parse_line(_line(external), **KW).routed
+    [attachment] = routed.message.attachments
+    assert (attachment.content_type, attachment.media_id, attachment.url) == (
+        "video/*",
+        "325708",
+        "https://example.com/original.mp4",
+    )
 
 
 def test_telegram_animation_is_one_attachment_not_two() -> None:

@@ -172,6 +172,16 @@ def media_url(value: object) -> str | None:
     return None
 
 
+def media_id(value: object) -> str | None:
+    """A provider's media id (WhatsApp media id, Telegram file_id, LINE message id), or None when it is
+    not an id the event can carry: a media id is a handle, never worth refusing a message over."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and 0 < len(value) <= 512 and value.isprintable():
+        return value
+    return None
+
+
 def from_epoch(seconds: float | None) -> datetime | None:
     """An aware UTC datetime, or None for an absent or absurd timestamp."""
     if seconds is None:

@@ -15,7 +15,9 @@ from omni_ingest_social.domain.batch import (
     ParsedDelivery,
     file_name,
     from_epoch,
+    media_id,
     media_type,
+    media_url,
 )
 from omni_schemas import Attachment, Channel, Provider
 
@@ -94,11 +96,16 @@ def _content(message: f.JsonObject, kind: str, path: str) -> tuple[str, list[Att
         return f.opt_text(message, "text", path) or "", []
     if kind in _MEDIA:
         size = f.opt_int(message, "fileSize", path)
+        # contentProvider "line": the content is fetched by message id; "external": from the sender's URL
+        provider = message.get("contentProvider")
+        external = provider.get("originalContentUrl") if isinstance(provider, dict) else None
         return "", [
             Attachment(
                 filename=file_name(f.opt_text(message, "fileName", path)),
                 content_type=media_type(kind),
                 size_bytes=size if size is not None and size >= 0 else None,
+                url=media_url(external),
+                media_id=media_id(message.get("id")),
             )
         ]
     if kind == "location":  # title and address are optional; the coordinates are not

@@ -18,6 +18,7 @@ from omni_ingest_social.domain.batch import (
     ParsedDelivery,
     file_name,
     from_epoch,
+    media_id,
     media_type,
     media_url,
 )
@@ -198,6 +199,8 @@ def _whatsapp_content(message: f.JsonObject, kind: str, path: str) -> tuple[str,
         attachment = Attachment(
             filename=file_name(f.opt_text(media, "filename", mpath)),
             content_type=media_type(kind, f.opt_text(media, "mime_type", mpath)),
+            url=media_url(media.get("url")),  # sent since 2025; fetching it takes the access token
+            media_id=media_id(media.get("id")),
         )
         return f.opt_text(media, "caption", mpath) or "", [attachment]
     if kind == "location":
@@ -212,9 +215,24 @@ def _whatsapp_content(message: f.JsonObject, kind: str, path: str) -> tuple[str,
         reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
         title = reply.get("title") if isinstance(reply, dict) else None
         return title if isinstance(title, str) else "", []
-    if kind == "contacts":
-        return "", [Attachment(content_type="text/vcard")]
+    if kind == "contacts":  # shared contact cards: their names and numbers are what the agent reads
+        cards = [c for c in f.arr(message, "contacts", path, required=False) or [] if isinstance(c, dict)]
+        return "\n".join(filter(None, map(_whatsapp_card, cards))), [Attachment(content_type="text/vcard")]
     if kind == "order":  # a cart from the catalog, with the customer's own words
         order = f.obj(message, "order", path)
         return f.opt_text(order, "text", f"{path}.order") or "", [Attachment(content_type=media_type(kind))]
     return "", [Attachment(content_type=media_type(kind))]
+
+
+def _whatsapp_card(card: f.JsonObject) -> str:
+    """One shared contact as a line: its formatted name and phone numbers ("" when it has neither)."""
+    name = card.get("name")
+    formatted = name.get("formatted_name") if isinstance(name, dict) else None
+    phones = card.get("phones")
+    numbers = (
+        [p["phone"] for p in phones if isinstance(p, dict) and isinstance(p.get("phone"), str)]
+        if isinstance(phones, list)
+        else []
+    )
+    parts = [formatted] if isinstance(formatted, str) and formatted else []
+    return " ".join(parts + numbers)

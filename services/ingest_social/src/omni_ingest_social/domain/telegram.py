@@ -15,6 +15,7 @@ from omni_ingest_social.domain.batch import (
     ParsedDelivery,
     file_name,
     from_epoch,
+    media_id,
     media_type,
 )
 from omni_schemas import Attachment, Channel, Provider
@@ -113,7 +114,12 @@ def parse_telegram(body: bytes, *, bot: str, received_at: datetime, detect: Dete
     message_id = f.text(message, "message_id", key)
     names = [sender.get("first_name"), sender.get("last_name")]
     display = " ".join(n for n in names if isinstance(n, str) and n) or f.opt_text(sender, "username", f"{key}.from")
-    text = f.opt_text(message, "text", key) or f.opt_text(message, "caption", key) or _place(message, key)
+    text = (
+        f.opt_text(message, "text", key)
+        or f.opt_text(message, "caption", key)
+        or _place(message, key)
+        or _contact(message, key)
+    )
     attachments = _attachments(message, key)
     if not text and not attachments and not _SERVICE.isdisjoint(message):
         out.ignore("service_message")
@@ -138,9 +144,16 @@ def parse_telegram(body: bytes, *, bot: str, received_at: datetime, detect: Dete
 def _attachments(message: f.JsonObject, path: str) -> list[Attachment]:
     found: list[Attachment] = []
     photos = f.arr(message, "photo", path, required=False)
-    if photos:  # several sizes of one photo: the largest stands for it
+    if photos:  # several sizes of one photo, smallest first: the largest stands for it
         sizes = [s for p in photos if isinstance(p, dict) and (s := _size(p.get("file_size"))) is not None]
-        found.append(Attachment(content_type="image/jpeg", size_bytes=max(sizes, default=None)))
+        largest = next((p for p in reversed(photos) if isinstance(p, dict)), {})
+        found.append(
+            Attachment(
+                content_type="image/jpeg",
+                size_bytes=max(sizes, default=None),
+                media_id=media_id(largest.get("file_id")),
+            )
+        )
     for kind in _MEDIA:
         media = f.opt_obj(message, kind, path)
         if media is None or (kind == "document" and "animation" in message):  # an animation is also sent
@@ -152,6 +165,7 @@ def _attachments(message: f.JsonObject, path: str) -> list[Attachment]:
                 filename=file_name(name if isinstance(name, str) else None),
                 content_type=media_type(kind, mime if isinstance(mime, str) else None),
                 size_bytes=_size(media.get("file_size")),
+                media_id=media_id(media.get("file_id")),
             )
         )
     if f.opt_obj(message, "contact", path) is not None:
@@ -176,3 +190,12 @@ def _place(message: f.JsonObject, path: str) -> str:
     if place is None:
         return ""
     return f"location {place.get('latitude')},{place.get('longitude')}"
+
+
+def _contact(message: f.JsonObject, path: str) -> str:
+    """A shared contact as text: its name and phone number, what the agent needs to read."""
+    card = f.opt_obj(message, "contact", path)
+    if card is None:
+        return ""
+    parts = [card.get("first_name"), card.get("last_name"), card.get("phone_number")]
+    return " ".join(p for p in parts if isinstance(p, str) and p)
