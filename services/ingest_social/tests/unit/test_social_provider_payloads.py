@@ -31,22 +31,37 @@ def _whatsapp(message: dict[str, Any], *, contacts: list[dict[str, Any]] | None 
     )
 
 
-def test_whatsapp_unknown_message_of_older_api_versions_is_ignored_like_unsupported() -> None:
-    body = _whatsapp(
-        {
-            "type": "unknown",
-            "errors": [
-                {
-                    "code": 131051,
-                    "details": "Message type is not currently supported",
-                    "title": "Unsupported message type",
-                }
-            ],
-        }
-    )
+@pytest.mark.parametrize("kind", ["unsupported", "unknown", "ephemeral"])
+def test_whatsapp_message_the_api_cannot_show_is_routed_marked_unsupported(kind: str) -> None:
+    """A poll, a view-once photo, a newer client's message: the customer still waits for an answer."""
+    error = {"code": 131051, "title": "Message type unknown", "message": "Message type unknown"}
+    body = _whatsapp({"type": kind, "errors": [{**error, "error_data": {"details": "not supported"}}]})
     parsed = parse_meta(body, **KW)
-    assert parsed.routed == ()
-    assert parsed.ignored == {"unknown": 1}
+    assert parsed.ignored == {}
+    [routed] = parsed.routed
+    assert routed.message.text == ""
+    assert [a.content_type for a in routed.message.attachments] == ["application/x-unsupported"]
+    assert routed.message.thread_key == f"whatsapp:{NUMBER_ID}:16505551234"
+
+
+def test_whatsapp_reactions_and_system_notices_are_not_customer_messages() -> None:
+    reaction = _whatsapp({"type": "reaction", "reaction": {"message_id": "wamid.Y", "emoji": "👍"}})
+    system = _whatsapp({"type": "system", "system": {"body": "changed number", "type": "user_changed_number"}})
+    assert (parse_meta(reaction, **KW).routed, parse_meta(reaction, **KW).ignored) == ((), {"reaction": 1})
+    assert (parse_meta(system, **KW).routed, parse_meta(system, **KW).ignored) == ((), {"system": 1})
+
+
+def test_instagram_unsupported_message_is_routed_marked_unsupported() -> None:
+    event = {
+        "sender": {"id": "1234567890"},
+        "recipient": {"id": "17841400000000000"},
+        "timestamp": 1700000000000,
+        "message": {"mid": "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3", "is_unsupported": True},
+    }
+    body = dumps({"object": "instagram", "entry": [{"id": "17841400000000000", "time": 1, "messaging": [event]}]})
+    [routed] = parse_meta(body, **KW).routed
+    assert [a.content_type for a in routed.message.attachments] == ["application/x-unsupported"]
+    assert routed.message.channel == "instagram"
 
 
 def test_whatsapp_user_with_a_username_is_threaded_on_the_business_scoped_user_id() -> None:

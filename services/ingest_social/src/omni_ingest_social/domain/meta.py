@@ -42,7 +42,12 @@ _MESSAGING_KINDS = (
     "message_edit",
 )
 _WHATSAPP_MEDIA = ("image", "video", "audio", "document", "sticker")
-_WHATSAPP_IGNORED = ("system", "reaction", "unsupported", "unknown", "ephemeral", "request_welcome")
+_WHATSAPP_IGNORED = ("system", "reaction", "request_welcome")
+# the customer sent something the API does not show (a poll, a view-once photo, a message of a newer
+# client, a disappearing one): still a customer waiting, so it is routed, marked by an attachment of
+# this type, for the agent to ask again ("unknown" is what API versions before "unsupported" call it)
+_WHATSAPP_UNSHOWN = ("unsupported", "unknown", "ephemeral")
+UNSUPPORTED_CONTENT = "application/x-unsupported"
 # a business-scoped user id (BSUID): country code, ".", up to 128 letters and digits ("US.ENT." for a parent id)
 _BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 
@@ -103,8 +108,7 @@ def _messaging_event(out: DeliveryBuilder, event: f.JsonObject, path: str, chann
             )
         )
     if message.get("is_unsupported") and not attachments and not message.get("text"):
-        out.ignore("unsupported_message")
-        return
+        attachments.append(Attachment(content_type=UNSUPPORTED_CONTENT))  # a customer waiting all the same
     timestamp = f.epoch_seconds(event.get("timestamp"), f"{path}.timestamp", millis=True)
     out.route(
         path=path,
@@ -155,7 +159,7 @@ def _whatsapp_message(
     out: DeliveryBuilder, message: f.JsonObject, path: str, number_id: str, names: dict[str, str]
 ) -> None:
     kind = f.text(message, "type", path)
-    if kind in _WHATSAPP_IGNORED:  # "unknown" is what API versions before "unsupported" call it
+    if kind in _WHATSAPP_IGNORED:
         out.ignore(kind)
         return
     sender, address = _whatsapp_sender(message, path)
@@ -221,6 +225,8 @@ def _whatsapp_content(message: f.JsonObject, kind: str, path: str) -> tuple[str,
     if kind == "order":  # a cart from the catalog, with the customer's own words
         order = f.obj(message, "order", path)
         return f.opt_text(order, "text", f"{path}.order") or "", [Attachment(content_type=media_type(kind))]
+    if kind in _WHATSAPP_UNSHOWN:
+        return "", [Attachment(content_type=UNSUPPORTED_CONTENT)]
     return "", [Attachment(content_type=media_type(kind))]
 
 
