@@ -203,6 +203,24 @@ def test_telegram_venue_and_contact_keep_their_content() -> None:
     assert card.message.text == "Taro +819012345678"
 
 
+def test_telegram_message_without_text_or_files_says_what_it_carried() -> None:
+    poll = {
+        "id": "5",
+        "question": "どちらがいいですか？",
+        "options": [{"text": "A", "voter_count": 0}],
+        "type": "regular",
+    }
+    [asked] = parse_telegram(_telegram(poll=poll), bot="b", **KW).routed
+    assert (asked.message.text, [a.content_type for a in asked.message.attachments]) == (
+        "どちらがいいですか？",
+        ["application/x-poll"],
+    )
+    [rolled] = parse_telegram(_telegram(dice={"emoji": "🎲", "value": 3}), bot="b", **KW).routed
+    assert [a.content_type for a in rolled.message.attachments] == ["application/x-dice"]
+    [newer] = parse_telegram(_telegram(some_future_content={"x": 1}), bot="b", **KW).routed
+    assert [a.content_type for a in newer.message.attachments] == ["application/x-unsupported"]
+
+
 def test_telegram_media_carry_the_file_id_getfile_takes() -> None:
     sizes = [
         {"file_id": f"AgAC-{w}", "file_unique_id": f"u{w}", "width": w, "height": w, "file_size": w * 10}

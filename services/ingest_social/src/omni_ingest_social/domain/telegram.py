@@ -124,6 +124,8 @@ def parse_telegram(body: bytes, *, bot: str, received_at: datetime, detect: Dete
     if not text and not attachments and not _SERVICE.isdisjoint(message):
         out.ignore("service_message")
         return out.build()
+    if not text and not attachments:  # a poll, a dice, a story, content of a newer Bot API: say what it was
+        text, attachments = _other_content(message, key)
     out.route(
         path=key,
         channel=Channel.TELEGRAM,
@@ -199,3 +201,16 @@ def _contact(message: f.JsonObject, path: str) -> str:
         return ""
     parts = [card.get("first_name"), card.get("last_name"), card.get("phone_number")]
     return " ".join(p for p in parts if isinstance(p, str) and p)
+
+
+_OTHER_CONTENT = ("poll", "dice", "game", "story", "paid_media", "checklist", "invoice", "giveaway")
+
+
+def _other_content(message: f.JsonObject, path: str) -> tuple[str, list[Attachment]]:
+    """What a message without text or files carries, so that the agent is not shown an empty message."""
+    poll = f.opt_obj(message, "poll", path)
+    if poll is not None:
+        question = poll.get("question")
+        return (question if isinstance(question, str) else ""), [Attachment(content_type="application/x-poll")]
+    kind = next((k for k in _OTHER_CONTENT if k in message), "unsupported")
+    return "", [Attachment(content_type=f"application/x-{kind}")]
