@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any, cast
 from uuid import UUID
 
@@ -133,6 +134,9 @@ def event_time(event: CloudEvent) -> float:
 
 
 def _str(value: Any) -> str:
+    """The text of an enum member (its value) or of a plain value."""
+    if isinstance(value, Enum):  # `_value_` is what the `value` property returns, without its descriptor cost
+        return str(value._value_)
     return str(getattr(value, "value", value))
 
 
@@ -185,28 +189,36 @@ class KpiState:
         etype = event.type
         sid = event.id.int & _ID_MASK
         handler = self._handlers.get(etype)
-        if handler is not None:  # conversation events, most of the stream: inlined for speed
-            data: Any = event.data
-            cid: int = data.conversation_id.int
-            conv = self.open.get(cid)
-            if conv is None:
-                conv = self.closed.get(cid)
-            if conv is None:
-                conv = self._new_conversation(cid, data, now)
-            elif sid in conv.seen:
-                self.duplicates += 1
-                return False
-            seen = conv.seen
-            seen[sid] = None
-            if len(seen) > self._conversation_ids:
-                del seen[next(iter(seen))]
-            queue = data.queue
-            if queue and conv.queue is None:
-                conv.queue = queue
-            occurred = data.occurred_at
-            handler(conv, cid, data, (occurred or event.time).timestamp(), now)
-            applied = True
-        elif etype.startswith("omni.sla."):
+        if handler is None:
+            return self._apply_other(event, etype, sid, now)
+        # conversation events, most of the stream: inlined for speed
+        data: Any = event.data
+        cid: int = data.conversation_id.int
+        conv = self.open.get(cid)
+        if conv is None:
+            conv = self.closed.get(cid)
+        if conv is None:
+            conv = self._new_conversation(cid, data, now)
+        elif sid in conv.seen:
+            self.duplicates += 1
+            return False
+        seen = conv.seen
+        seen[sid] = None
+        if len(seen) > self._conversation_ids:
+            del seen[next(iter(seen))]
+        queue = data.queue
+        if queue and conv.queue is None:
+            conv.queue = queue
+        occurred = data.occurred_at
+        handler(conv, cid, data, (occurred or event.time).timestamp(), now)
+        self.applied = applied = self.applied + 1
+        if applied % 10_000 == 0:
+            self._housekeeping(now)
+        return True
+
+    def _apply_other(self, event: CloudEvent, etype: str, sid: int, now: float) -> bool:
+        """`apply` for the events other than a conversation's own: SLA, agents, messages."""
+        if etype.startswith("omni.sla."):
             applied = self._sla_event(event, sid, now)
         elif etype.startswith("omni.agent."):
             applied = self._agent_event(event, sid)
@@ -220,11 +232,15 @@ class KpiState:
         if applied:
             self.applied += 1
             if self.applied % 10_000 == 0:
-                self.window.prune(now)
-                self.flush_pending_sla(now)
+                self._housekeeping(now)
         else:
             self.duplicates += 1
         return applied
+
+    def _housekeeping(self, now: float) -> None:
+        """Every 10,000 events: drop the window's old buckets, count the SLA events that waited long enough."""
+        self.window.prune(now)
+        self.flush_pending_sla(now)
 
     def _no_change(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
         """Offers and customer replies move no KPI (the wait goes on)."""
@@ -234,7 +250,7 @@ class KpiState:
         return conv if conv is not None else self.closed.get(cid)
 
     def _new_conversation(self, cid: int, data: Any, now: float) -> Conversation:
-        conv = Conversation(channel=_str(data.channel), seen={})
+        conv = Conversation(_str(data.channel), {})
         self.open[cid] = conv
         if self.pending_sla:
             pending = self.pending_sla.pop(cid, None)
@@ -268,14 +284,18 @@ class KpiState:
 
     def _start_wait(self, conv: Conversation, cid: int, queue: str | None, t: float) -> None:
         key = (queue or conv.queue or DEFAULT_QUEUE, conv.channel)
-        if conv.wait_key == key:
+        wait_key = conv.wait_key
+        if wait_key == key:
             return
-        if conv.wait_key is not None:
-            self.waiting[conv.wait_key].pop(cid, None)  # moved between queues: the wait goes on
+        if wait_key is not None:
+            self.waiting[wait_key].pop(cid, None)  # moved between queues: the wait goes on
         else:
             conv.wait_start = t
         conv.wait_key = key
-        self.waiting.setdefault(key, {})[cid] = conv.wait_start if conv.wait_start is not None else t
+        members = self.waiting.get(key)
+        if members is None:
+            members = self.waiting[key] = {}
+        members[cid] = conv.wait_start if conv.wait_start is not None else t
 
     def _stop_wait(self, conv: Conversation, cid: int) -> None:
         if conv.wait_key is not None:
@@ -286,7 +306,8 @@ class KpiState:
     def _take(self, conv: Conversation, agent_id: str) -> None:
         if conv.agent_id == agent_id:
             return
-        self._release(conv)
+        if conv.agent_id is not None:
+            self._release(conv)
         agent = self.agents.get(agent_id)
         if agent is None:
             agent = self.agents[agent_id] = Agent()
@@ -298,18 +319,20 @@ class KpiState:
             return
         agent = self.agents.get(conv.agent_id)
         if agent is not None:
-            agent.load = max(0, agent.load - 1)
-            if agent.load == 0 and not agent.known:
+            load = agent.load - 1
+            agent.load = load = load if load > 0 else 0
+            if load == 0 and not agent.known:
                 del self.agents[conv.agent_id]
         conv.agent_id = None
 
     def _close(self, conv: Conversation, cid: int) -> None:
         conv.closed = True
         self.open.pop(cid, None)
-        self.closed[cid] = conv
-        self.closed.move_to_end(cid)
-        while len(self.closed) > self.config.closed_conversations:
-            self.closed.popitem(last=False)
+        closed = self.closed
+        closed[cid] = conv
+        closed.move_to_end(cid)
+        while len(closed) > self.config.closed_conversations:
+            closed.popitem(last=False)
 
     def _revive(self, conv: Conversation, cid: int) -> None:
         """A transition later than the close: the conversation is evidently live again."""
@@ -320,7 +343,8 @@ class KpiState:
 
     def _opened(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
         counts = self.opened
-        counts[conv.channel] = counts.get(conv.channel, 0) + 1
+        channel = conv.channel
+        counts[channel] = counts.get(channel, 0) + 1
         if conv.opened_at is None or t < conv.opened_at:
             conv.opened_at = t
         if conv.cycle_start is None or (not conv.reopened and t < conv.cycle_start):
@@ -329,15 +353,16 @@ class KpiState:
             conv.status_t = t
 
     def _queued(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
-        if data.queue:
-            conv.queue = data.queue
+        queue = data.queue
+        if queue:
+            conv.queue = queue
         if t >= conv.status_t:
             conv.status_t = t
             if conv.closed:
                 self._revive(conv, cid)
             if conv.cycle_start is None:
                 conv.cycle_start = t
-            self._start_wait(conv, cid, data.queue, t)
+            self._start_wait(conv, cid, queue, t)
 
     def _assigned(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
         channel = conv.channel
@@ -350,9 +375,12 @@ class KpiState:
             conv.status_t = t
             if conv.closed:
                 self._revive(conv, cid)
-            if conv.wait_key is not None and conv.wait_start is not None:
-                wait = max(0.0, t - conv.wait_start)
-                queue = conv.wait_key[0]
+            wait_key = conv.wait_key
+            if wait_key is not None and conv.wait_start is not None:
+                wait = t - conv.wait_start
+                if not wait > 0.0:  # as max(0.0, wait), without the call
+                    wait = 0.0
+                queue = wait_key[0]
                 self._stop_wait(conv, cid)
         if wait is None and data.waited_seconds is not None:
             wait = float(data.waited_seconds)
@@ -393,21 +421,24 @@ class KpiState:
             self._take(conv, data.to_agent_id)
 
     def _resolved(self, conv: Conversation, cid: int, data: Any, t: float, now: float) -> None:
+        channel = conv.channel
         counts = self.resolved
-        counts[conv.channel] = counts.get(conv.channel, 0) + 1
+        counts[channel] = counts.get(channel, 0) + 1
         if conv.cycle_start is not None:
-            self._observe("resolution", conv.channel, t - conv.cycle_start)
+            self._observe("resolution", channel, t - conv.cycle_start)
         if conv.handle_start is not None:
-            self._observe("handle", conv.channel, t - conv.handle_start)
+            self._observe("handle", channel, t - conv.handle_start)
         if not conv.first_resolved:
             conv.first_resolved = True
             fcr = 0 if (conv.transferred or conv.reopened) else 1
-            bucket = self.window.add(conv.channel, t, now, RESOLVED_FIRST, 1, FCR, fcr)
+            bucket = self.window.add(channel, t, now, RESOLVED_FIRST, 1, FCR, fcr)
             if fcr and bucket is not None:
                 conv.fcr_bucket = bucket
         if self._fresh(conv, t):
-            self._stop_wait(conv, cid)
-            self._release(conv)
+            if conv.wait_key is not None:
+                self._stop_wait(conv, cid)
+            if conv.agent_id is not None:
+                self._release(conv)
             conv.handle_start = None
             self._close(conv, cid)
 

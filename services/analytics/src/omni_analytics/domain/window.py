@@ -71,7 +71,7 @@ assert tuple(f.name for f in fields(WindowTotals)) == FIELDS
 class RollingWindow:
     """Per-channel bucketed totals over the last `window_s` seconds of event time."""
 
-    __slots__ = ("_buckets", "buckets", "width_s", "window_s")
+    __slots__ = ("_buckets", "_now", "_oldest", "buckets", "width_s", "window_s")
 
     def __init__(self, window_s: float, *, buckets: int = 360) -> None:
         if window_s <= 0:
@@ -80,6 +80,8 @@ class RollingWindow:
         self.buckets = buckets
         self.width_s = self.window_s / buckets
         self._buckets: dict[str, dict[int, list[int]]] = {}
+        self._now = float("nan")  # `now` of the last `add`, and the oldest bucket of the window at it
+        self._oldest = 0
 
     def bucket_of(self, t: float) -> int:
         return int(t // self.width_s)
@@ -97,9 +99,11 @@ class RollingWindow:
 
         Returns the bucket, or None (ignored) when `t` is before the window at `now`.
         """
-        width = self.width_s
-        bucket = int(t // width)
-        if bucket < int(now // width) - self.buckets + 1:
+        bucket = int(t // self.width_s)
+        if now != self._now:  # the fold passes the same `now` for a whole batch
+            self._oldest = self._oldest_bucket(now)
+            self._now = now
+        if bucket < self._oldest:
             return None
         per = self._buckets.get(channel)
         if per is None:
@@ -107,9 +111,11 @@ class RollingWindow:
         totals = per.get(bucket)
         if totals is None:
             totals = per[bucket] = [0] * _N
-        totals[field] = max(0, totals[field] + delta)
+        value = totals[field] + delta
+        totals[field] = value if value > 0 else 0  # as max(0, value), without the call
         if field2 >= 0:
-            totals[field2] = max(0, totals[field2] + delta2)
+            value = totals[field2] + delta2
+            totals[field2] = value if value > 0 else 0
         return bucket
 
     def retract(
