@@ -37,6 +37,7 @@ _capacity_cache: dict[tuple[int, ...], tuple[int, ...]] = {}
 
 
 _ALL_GROUPS = range(len(GROUPS))
+_AVAILABLE = Presence.AVAILABLE
 _RR = len(GROUPS)  # offset of the round-robin entries in AgentRecord.keys
 
 Entry = int
@@ -106,6 +107,7 @@ def _terms_of(profile: AgentProfile) -> dict[str, int]:
 
 
 _BLOCK = 256
+_MAX_BLOCK = 2 * _BLOCK
 
 
 class _Sorted:
@@ -138,38 +140,46 @@ class _Sorted:
         self.maxes = [block[-1] for block in self.blocks]
 
     def insert(self, entry: Entry) -> None:
-        blocks = self.blocks
         maxes = self.maxes
-        n = len(blocks)
-        if n == 0:
-            blocks.append([entry])
+        if not maxes:
+            self.blocks.append([entry])
             maxes.append(entry)
             return
         if entry > maxes[-1]:  # the common case: a fresh key (now, a new turn) goes last
-            i = n - 1
-            block = blocks[i]
+            block = self.blocks[-1]
             block.append(entry)
-            maxes[i] = entry
-        else:
-            i = 0 if n == 1 else bisect_left(maxes, entry)
-            block = blocks[i]
-            insort(block, entry)
-        if len(block) > 2 * _BLOCK:
-            half = block[_BLOCK:]
-            del block[_BLOCK:]
-            blocks.insert(i + 1, half)
-            maxes[i] = block[-1]
-            maxes.insert(i + 1, half[-1])
+            maxes[-1] = entry
+            if len(block) > _MAX_BLOCK:
+                self._split(len(maxes) - 1)
+            return
+        i = bisect_left(maxes, entry) if len(maxes) > 1 else 0
+        block = self.blocks[i]
+        insort(block, entry)
+        if len(block) > _MAX_BLOCK:
+            self._split(i)
+
+    def _split(self, i: int) -> None:
+        """Split the over-full block `i` in two halves."""
+        block = self.blocks[i]
+        half = block[_BLOCK:]
+        del block[_BLOCK:]
+        self.blocks.insert(i + 1, half)
+        self.maxes[i] = block[-1]
+        self.maxes.insert(i + 1, half[-1])
 
     def remove(self, entry: Entry) -> None:
-        blocks = self.blocks
         maxes = self.maxes
-        i = 0 if len(blocks) == 1 else bisect_left(maxes, entry)
-        block = blocks[i]
-        j = bisect_left(block, entry)
+        if len(maxes) == 1:
+            i = 0
+            block = self.blocks[0]
+        else:
+            i = bisect_left(maxes, entry)
+            block = self.blocks[i]
+        # a removed entry is often its block's first (the longest idle agent is the one taken)
+        j = 0 if block[0] == entry else bisect_left(block, entry)
         del block[j]
         if not block:
-            del blocks[i]
+            del self.blocks[i]
             del maxes[i]
         elif j == len(block):
             maxes[i] = block[-1]
@@ -242,8 +252,7 @@ class AgentIndex:
             record.load = old.load
             record.copy_keys(old)
         self.agents[record.agent_id] = record
-        self._index(record, _ALL_GROUPS)
-        self._bump(record, _ALL_GROUPS)
+        self._index(record, _ALL_GROUPS, bump=True)
         return record
 
     def remove(self, agent_id: str) -> None:
@@ -259,8 +268,7 @@ class AgentIndex:
         if presence is Presence.AVAILABLE:
             idle = _entry(now, agent.ordinal)
             agent.keys[:_RR] = [idle] * _RR
-        self._index(agent, _ALL_GROUPS)
-        self._bump(agent, _ALL_GROUPS)
+        self._index(agent, _ALL_GROUPS, bump=True)
 
     def change_load(
         self,
@@ -289,9 +297,7 @@ class AgentIndex:
             agent.keys[_RR + group] = _entry(rr_key, agent.ordinal)
         if detached:
             return
-        self._index(agent, groups)
-        if agent.load[group] < before:
-            self._bump(agent, groups)
+        self._index(agent, groups, bump=agent.load[group] < before)
 
     def detach(self, agent: AgentRecord, group: int) -> None:
         """Take the agent out of one group's buckets while several changes are made to it there
@@ -301,56 +307,54 @@ class AgentIndex:
     def attach(self, agent: AgentRecord, group: int) -> None:
         """Put a detached agent back into the group's buckets, as it is now (a spare slot counts as
         a new place there for the "nobody meets this" cache)."""
-        self._index(agent, (group,))
-        self._bump(agent, (group,))
+        self._index(agent, (group,), bump=True)
 
-    def _bump(self, agent: AgentRecord, groups: Iterable[int]) -> None:
-        if agent.presence is not Presence.AVAILABLE:
-            return
-        terms = self._terms
-        for g in groups:
-            if agent.capacity[g] - agent.load[g] > 0:
-                for skill in agent.skills:
-                    terms[skill][g].epoch += 1  # indexed just before, so the term exists
-
-    def _index(self, agent: AgentRecord, groups: Iterable[int]) -> None:
-        if agent.presence is not Presence.AVAILABLE:
+    def _index(self, agent: AgentRecord, groups: Iterable[int], *, bump: bool = False) -> None:
+        """Count the agent in its terms of these groups (where it has a spare slot) and place it in
+        their built buckets; with `bump`, as a new place there (see `_nobody`): bump their epochs."""
+        if agent.presence is not _AVAILABLE:
             return
         terms = self._terms
         keys = agent.keys
+        skills = agent.skills.items()
         for g in groups:
             spare = agent.capacity[g] - agent.load[g]
             if spare <= 0:
                 continue
-            for skill, level in agent.skills.items():
+            idle = keys[g]
+            rr = keys[_RR + g]
+            for skill, level in skills:
                 per_group = terms.get(skill)
                 if per_group is None:
                     per_group = terms[skill] = (_Term(), _Term(), _Term(), _Term())
                 term = per_group[g]
                 term.counts[level] += 1
+                if bump:
+                    term.epoch += 1
                 levels = term.levels
                 if levels is None:
                     continue
-                spares = levels.get(level)
-                if spares is None:
-                    spares = levels[level] = {}
-                bucket = spares.get(spare)
-                if bucket is None:
-                    bucket = spares[spare] = _Bucket()
-                bucket.by_idle.insert(keys[g])
+                try:
+                    bucket = levels[level][spare]
+                except KeyError:
+                    bucket = levels.setdefault(level, {}).setdefault(spare, _Bucket())
+                bucket.by_idle.insert(idle)
                 if term.rr:
-                    bucket.by_rr.insert(keys[_RR + g])
+                    bucket.by_rr.insert(rr)
 
     def _unindex(self, agent: AgentRecord, groups: Iterable[int]) -> None:
-        if agent.presence is not Presence.AVAILABLE:
+        if agent.presence is not _AVAILABLE:
             return
         terms = self._terms
         keys = agent.keys
+        skills = agent.skills.items()
         for g in groups:
             spare = agent.capacity[g] - agent.load[g]
             if spare <= 0:
                 continue
-            for skill, level in agent.skills.items():
+            idle = keys[g]
+            rr = keys[_RR + g]
+            for skill, level in skills:
                 term = terms[skill][g]
                 term.counts[level] -= 1
                 levels = term.levels
@@ -358,10 +362,11 @@ class AgentIndex:
                     continue
                 spares = levels[level]
                 bucket = spares[spare]
-                bucket.by_idle.remove(keys[g])
+                by_idle = bucket.by_idle
+                by_idle.remove(idle)
                 if term.rr:
-                    bucket.by_rr.remove(keys[_RR + g])
-                if not bucket.by_idle:
+                    bucket.by_rr.remove(rr)
+                if not by_idle.blocks:
                     del spares[spare]
                     if not spares:
                         del levels[level]
@@ -456,32 +461,38 @@ class AgentIndex:
         strategy: Strategy,
         exclude: Container[str],
     ) -> Match | None:
-        if strategy is Strategy.BEST_SKILL and requirement.skills:
+        if strategy is _BEST_SKILL and requirement.skills:
             pivot = max(requirement.skills, key=_LEVEL_THEN_NAME)
             pivot_count = self._count(g, pivot[0], pivot[1])
-        elif len(terms) == 1:
+        else:
+            # the term the fewest agents meet, ties going to the smaller term (as min() of the pairs)
             pivot = terms[0]
             pivot_count = self._count(g, pivot[0], pivot[1])
-        else:
-            pivot_count, pivot = min((self._count(g, t[0], t[1]), t) for t in terms)
+            for i in range(1, len(terms)):
+                t = terms[i]
+                count = self._count(g, t[0], t[1])
+                if count < pivot_count or (count == pivot_count and t < pivot):
+                    pivot, pivot_count = t, count
         if pivot_count == 0:
             return None
-        others = tuple(t for t in terms if t != pivot) if len(terms) > 1 else ()
+        others = tuple([t for t in terms if t != pivot]) if len(terms) > 1 else ()
         skill, min_level = pivot
-        tree = self._levels(g, skill)
+        term = self._terms[skill][g]  # the pivot is met by someone, so its term exists
+        tree = term.levels
+        if tree is None or (strategy is _ROUND_ROBIN and not term.rr):  # buckets (or their rr order) unbuilt
+            tree = self._rr_levels(g, skill) if strategy is _ROUND_ROBIN else self._levels(g, skill)
         agents = self._records
         found: AgentRecord | None
-        if strategy is Strategy.LONGEST_IDLE or strategy is Strategy.ROUND_ROBIN:
+        if strategy is _LONGEST_IDLE or strategy is _ROUND_ROBIN:
             # one order over every level and spare count: _first merges the lists by their heads
-            if strategy is Strategy.LONGEST_IDLE:
+            if strategy is _LONGEST_IDLE:
                 lists = [b.by_idle for level, spares in tree.items() if level >= min_level for b in spares.values()]
             else:
-                tree = self._rr_levels(g, skill)
                 lists = [b.by_rr for level, spares in tree.items() if level >= min_level for b in spares.values()]
             found = _first(lists, agents, others, exclude)
             return None if found is None else Match(found, pivot_count)
         levels = sorted((level for level in tree if level >= min_level), reverse=True)
-        if strategy is Strategy.LEAST_LOADED:
+        if strategy is _LEAST_LOADED:
             found = None
             for spare in sorted({spare for level in levels for spare in tree[level]}, reverse=True):
                 lists = [tree[level][spare].by_idle for level in levels if spare in tree[level]]
@@ -510,6 +521,12 @@ def _level_then_name(term: tuple[str, int]) -> tuple[int, str]:
 
 
 _LEVEL_THEN_NAME = _level_then_name
+_AFTER_EVERY_ENTRY: Entry = 1 << 1100  # sorts after every entry (of any finite float key: < 2**1077)
+# module constants: an enum member looked up on its class costs more on the hot path
+_LONGEST_IDLE = Strategy.LONGEST_IDLE
+_LEAST_LOADED = Strategy.LEAST_LOADED
+_BEST_SKILL = Strategy.BEST_SKILL
+_ROUND_ROBIN = Strategy.ROUND_ROBIN
 
 
 def _first(
@@ -525,30 +542,28 @@ def _first(
     and every other list stops at its head)."""
     if not others and not exclude and lists:  # the common case: every agent in these lists qualifies
         return agents[min([items.blocks[0][0] for items in lists]) & _ORDINAL]
-    if len(lists) > 1:
-        # heads are distinct (an agent sits in one bucket of a skill), so the lists never compare
-        ordered = sorted([(items.blocks[0][0], items) for items in lists])
-        lists = [items for _, items in ordered]
-    best: Entry | None = None
+    # heads are distinct (an agent sits in one bucket of a skill), so the pairs never compare lists
+    ordered = sorted([(items.blocks[0][0], items.blocks) for items in lists])
+    best = _AFTER_EVERY_ENTRY
     found: AgentRecord | None = None
-    for items in lists:
-        for block in items.blocks:
-            for entry in block:
-                if best is not None and entry > best:
-                    break
-                agent = agents[entry & _ORDINAL]
-                if agent is None or agent.agent_id in exclude:
-                    continue
-                skills = agent.skills
-                for name, level in others:
-                    if skills.get(name, 0) < level:
-                        break
-                else:
-                    best, found = entry, agent
+    mask = _ORDINAL
+    excluding = bool(exclude)
+    for head, blocks in ordered:
+        if head > best:
+            break  # this list, and every list after it, starts after the best agent so far
+        for entry in blocks[0] if len(blocks) == 1 else itertools.chain.from_iterable(blocks):
+            if entry > best:
+                break
+            agent = agents[entry & mask]
+            if agent is None or (excluding and agent.agent_id in exclude):
+                continue
+            skills = agent.skills
+            for name, level in others:
+                if skills.get(name, 0) < level:
                     break
             else:
-                continue  # this block had no candidate: go on to the next one
-            break
+                best, found = entry, agent
+                break
     return found
 
 

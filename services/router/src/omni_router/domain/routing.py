@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from omni_router.domain.agents import AgentIndex, AgentRecord, group_index
 from omni_router.domain.model import (
+    ANY_SKILL,
     GROUPS,
     AgentProfile,
     Assigned,
@@ -35,6 +36,17 @@ from omni_router.domain.model import (
 from omni_router.domain.waiting import WaitingConversation, WaitingIndex
 
 _ALL_GROUPS = tuple(range(len(GROUPS)))
+_AVAILABLE = Presence.AVAILABLE
+
+_CHANNEL_GROUPS: dict[str, int] = {}
+"""By channel: the index of the capacity group it counts against (only known channels get here)."""
+
+
+def _group_at(channel: str) -> int:
+    g = _CHANNEL_GROUPS.get(channel)
+    if g is None:
+        g = _CHANNEL_GROUPS[channel] = group_index(group_of(channel))  # raises for an unknown channel
+    return g
 
 
 class RoutingError(Exception):
@@ -156,7 +168,7 @@ class RoutingCore:
             request = replace(request, queue=spec.name)
         conv = WaitingConversation(
             request,
-            group=group_index(group_of(request.channel)),
+            group=_group_at(request.channel),
             requirement=requirement_at(request, 0, spec.widening),
         )
         last = request.last_agent_id
@@ -367,20 +379,23 @@ class RoutingCore:
         `groups` narrows the search to the groups where the agent gained a slot: nothing waiting in
         another group could be taken by it (liveness held before this call), so it need not look."""
         decisions: list[Decision] = []
-        while record.presence is Presence.AVAILABLE:
+        best_for = self.waiting.best_for
+        agent_id = record.agent_id
+        while record.presence is _AVAILABLE:
             best: WaitingConversation | None = None
             for g in groups:
-                if record.spare(g) <= 0:
+                if record.capacity[g] - record.load[g] <= 0:
                     continue
-                conv = self.waiting.best_for(g, record.skills, record.agent_id, now=now)
+                conv = best_for(g, record.skills, agent_id, now=now)
                 if conv is not None and (best is None or conv.order < best.order):
                     best = conv
             if best is None:
                 break
             spec = self.spec(best.queue)
-            sticky = best.sticky_agent == record.agent_id or best.request.last_agent_id == record.agent_id
-            candidates = self.agents.eligible_count(GROUPS[best.group], "*", 1)
-            if self._detached is not None and self._detached == (record, best.group):
+            sticky = best.sticky_agent == agent_id or best.request.last_agent_id == agent_id
+            candidates = self.agents.count_at_least(best.group, ANY_SKILL, 1)
+            detached = self._detached
+            if detached is not None and detached[0] is record and detached[1] == best.group:
                 candidates += 1  # the agent itself: available with a spare slot there, only not indexed now
             decisions.append(self._claim(best, record, now=now, spec=spec, sticky=sticky, candidates=candidates))
         return decisions
@@ -395,9 +410,11 @@ class RoutingCore:
         sticky: bool,
         candidates: int,
     ) -> Assigned | Offered:
-        self.waiting.remove(conv.conversation_id)
+        cid = conv.request.conversation_id
+        self.waiting.remove(cid)
         g = conv.group
         reason = _reason(conv, record, spec.strategy, sticky=sticky, candidates=candidates)
+        detached = self._detached
         # a new conversation ends the agent's idle time as much as finishing one starts it
         self.agents.change_load(
             record,
@@ -405,10 +422,9 @@ class RoutingCore:
             delta=1,
             rr_key=float(self._next()),
             idle_key=max(now, record.idle_key(g)),
-            detached=self._detached is not None and self._detached == (record, g),
+            detached=detached is not None and detached[0] is record and detached[1] == g,
         )
         waited = max(0.0, now - conv.request.enqueued_at)
-        cid = conv.conversation_id
         if spec.offer_timeout_s > 0:
             expires = now + spec.offer_timeout_s
             self.held[cid] = Held(conv, record.agent_id, True, expires, reason, waited)

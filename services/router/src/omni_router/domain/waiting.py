@@ -58,6 +58,7 @@ def queue_order(conv: WaitingConversation) -> tuple[int, float, float, str]:
 
 
 _ORDER = attrgetter("order")
+_AFTER_EVERY_ORDER: tuple[float | str, ...] = (math.inf,)  # sorts after every queue order (-priority is an int)
 _ANY = (ANY_SKILL, 1)
 
 
@@ -74,8 +75,8 @@ class WaitingIndex:
         self.by_id: dict[str, WaitingConversation] = {}
         self._rarity = rarity
         self._buckets: dict[tuple[int, Requirement], list[WaitingConversation]] = {}
-        # (group, anchor skill) -> anchor level -> requirement -> its bucket; and each bucket's anchor
-        self._anchors: dict[tuple[int, str], dict[int, dict[Requirement, list[WaitingConversation]]]] = {}
+        # group -> anchor skill -> anchor level -> requirement -> its bucket; and each bucket's anchor
+        self._anchors: dict[int, dict[str, dict[int, dict[Requirement, list[WaitingConversation]]]]] = {}
         self._anchor_of: dict[tuple[int, Requirement], tuple[str, int]] = {}
 
     def __len__(self) -> int:
@@ -98,9 +99,10 @@ class WaitingIndex:
         if bucket is None:
             bucket = self._buckets[key] = [conv]
             skill, level = self._anchor_of[key] = self._anchor(conv.group, conv.requirement)
-            levels = self._anchors.get((conv.group, skill))
+            by_skill = self._anchors.setdefault(conv.group, {})
+            levels = by_skill.get(skill)
             if levels is None:
-                levels = self._anchors[(conv.group, skill)] = {}
+                levels = by_skill[skill] = {}
             anchored = levels.get(level)
             if anchored is None:
                 anchored = levels[level] = {}
@@ -121,37 +123,43 @@ class WaitingIndex:
         if not bucket:
             del self._buckets[key]
             skill, level = self._anchor_of.pop(key)
-            levels = self._anchors[(conv.group, skill)]
+            by_skill = self._anchors[conv.group]
+            levels = by_skill[skill]
             anchored = levels[level]
             del anchored[conv.requirement]
             if not anchored:
                 del levels[level]
                 if not levels:
-                    del self._anchors[(conv.group, skill)]
+                    del by_skill[skill]
+                    if not by_skill:
+                        del self._anchors[conv.group]
         return conv
 
     def best_for(
         self, group: int, skills: dict[str, int], agent_id: str, *, now: float, skip: Container[str] = ()
     ) -> WaitingConversation | None:
         """The first conversation in queue order that an agent with these skills may take."""
+        anchors = self._anchors.get(group)
+        if anchors is None:
+            return None
         best: WaitingConversation | None = None
-        anchors = self._anchors
+        best_order: tuple[float | str, ...] = _AFTER_EVERY_ORDER
         for skill, have in skills.items():
-            levels = anchors.get((group, skill))
+            levels = anchors.get(skill)
             if levels is None:
                 continue
             for need, requirements in levels.items():
                 if need > have:
                     continue
                 for requirement, bucket in requirements.items():
-                    if best is not None and bucket[0].order >= best.order:
+                    if bucket[0].order >= best_order:
                         continue  # sorted: nothing in this bucket beats the best so far
                     for name, level in requirement.terms:
                         if skills.get(name, 0) < level:
                             break
                     else:
                         for conv in bucket:
-                            if agent_id in conv.declined or conv.conversation_id in skip:
+                            if agent_id in conv.declined or (skip and conv.request.conversation_id in skip):
                                 continue
                             if (
                                 conv.sticky_agent is not None
@@ -159,8 +167,8 @@ class WaitingIndex:
                                 and now < conv.sticky_until
                             ):
                                 continue
-                            if best is None or conv.order < best.order:
-                                best = conv
+                            if conv.order < best_order:
+                                best, best_order = conv, conv.order
                             break
         return best
 
