@@ -220,7 +220,8 @@ def _whatsapp_content(message: f.JsonObject, kind: str, path: str) -> tuple[str,
         title = reply.get("title") if isinstance(reply, dict) else None
         return title if isinstance(title, str) else "", []
     if kind == "contacts":  # shared contact cards: their names and numbers are what the agent reads
-        cards = [c for c in f.arr(message, "contacts", path, required=False) or [] if isinstance(c, dict)]
+        shared = message.get("contacts")
+        cards = [c for c in shared if isinstance(c, dict)] if isinstance(shared, list) else []
         return "\n".join(filter(None, map(_whatsapp_card, cards))), [Attachment(content_type="text/vcard")]
     if kind == "order":  # a cart from the catalog, with the customer's own words
         order = f.obj(message, "order", path)
