@@ -6,15 +6,12 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from omni_ingest_chat.domain.phone import to_e164
 from omni_ingest_chat.domain.threads import chat_thread_key, is_valid_session_id
 from omni_ingest_chat.domain.webchat import ChatMessageIn, normalize_chat_message
 from omni_schemas import Channel, Provider
-from omni_service.language import detect_language
 
 NOW = datetime(2026, 11, 20, 1, 2, 3, tzinfo=UTC)
 
@@ -109,29 +106,6 @@ def test_session_ids(session_id: str, ok: bool) -> None:
 )
 def test_to_e164(raw: str, region: str | None, expected: str | None) -> None:
     assert to_e164(raw, region=region) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("こんにちは", "ja"),
-        ("返金してください", "ja"),  # kanji and kana
-        ("配送状況", "ja"),  # kanji only
-        ("ｶﾀｶﾅ", "ja"),  # half-width katakana
-        ("Where is my order?", "en"),
-        ("Thanks!", "en"),
-        ("12345 !!!", None),
-        ("", None),
-    ],
-)
-def test_language_of_short_texts(text: str, expected: str | None) -> None:
-    assert detect_language(text) == expected
-
-
-@settings(max_examples=100, deadline=None)
-@given(text=st.text(max_size=200))
-def test_language_is_ja_en_or_none_for_any_text(text: str) -> None:
-    assert detect_language(text) in {"ja", "en", None}
 
 
 def test_empty_email_from_a_pre_chat_form_is_no_email() -> None:
